@@ -1,16 +1,22 @@
-"""Fixtures shared by every test package: the sandbox over loopback."""
+"""Fixtures shared by every test package: the sandbox over loopback, Postgres, Redis."""
 
 from __future__ import annotations
 
+import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
+import asyncpg
 import pytest
+from arq.connections import ArqRedis, RedisSettings
+from arq.connections import create_pool as create_redis_pool
 from openai import AsyncOpenAI
 
 from sandbox.server import ThreadedSandbox
 from sandbox.state import Project, SandboxState
+from store.migrate import migrate
+from store.pool import create_pool
 
 
 @pytest.fixture(scope="session")
@@ -50,3 +56,54 @@ def sandbox_project(sandbox_server: ThreadedSandbox) -> SandboxProject:
     org_id, project_id = f"org-{token}", f"proj_{token}"
     sandbox_server.state.add_key(api_key, org_id, project_id)
     return SandboxProject(sandbox_server, api_key, org_id, project_id)
+
+
+# --- Postgres and Redis: the real services, each test isolated by schema and key prefix ---
+
+DATABASE_URL = os.environ.get(
+    "FERRY_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("FERRY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+async def db_schema() -> AsyncIterator[str]:
+    """A Postgres schema of this test's own, dropped afterwards."""
+    name = f"t_{secrets.token_hex(6)}"
+    conn = await asyncpg.connect(DATABASE_URL)
+    try:
+        await conn.execute(f'CREATE SCHEMA "{name}"')
+        yield name
+        await conn.execute(f'DROP SCHEMA "{name}" CASCADE')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def db(db_schema: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on this test's schema with every migration applied."""
+    pool = await create_pool(DATABASE_URL, schema=db_schema, max_size=5)
+    try:
+        await migrate(pool)
+        yield pool
+    finally:
+        await pool.close()
+
+
+@pytest.fixture
+def key_prefix() -> str:
+    """A Redis key prefix of this test's own (queues, channels, caches)."""
+    return f"ferry-t{secrets.token_hex(6)}"
+
+
+@pytest.fixture
+async def redis(key_prefix: str) -> AsyncIterator[ArqRedis]:
+    """An arq Redis client; every key under this test's prefix is deleted afterwards."""
+    client = await create_redis_pool(RedisSettings.from_dsn(REDIS_URL))
+    try:
+        yield client
+    finally:
+        keys = [key async for key in client.scan_iter(match=f"{key_prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()

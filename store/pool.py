@@ -1,0 +1,34 @@
+"""The asyncpg pool: one per process, JSONB decoded to Python, an optional schema for isolation."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+
+async def create_pool(
+    dsn: str, *, schema: str | None = None, min_size: int = 1, max_size: int = 10
+) -> asyncpg.Pool:
+    """Open a pool on `dsn`; with `schema`, every connection's search_path is that schema.
+
+    The schema is how tests (and side-by-side deployments) get a ledger of their own.
+    """
+    server_settings: dict[str, Any] = {"application_name": "ferry"}
+    if schema is not None:
+        server_settings["search_path"] = schema
+    return await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        server_settings=server_settings,
+    )

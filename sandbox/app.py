@@ -1,24 +1,39 @@
-"""The sandbox's ASGI app: OpenAI's routes under /v1, resolved per API key to one project."""
+"""The sandbox's ASGI app: OpenAI's routes under /v1, resolved per API key to one project.
+
+Every /v1 request passes one gateway (a plain ASGI middleware, so it costs a few dict
+lookups): counters, injected faults, the API key and the `OpenAI-Organization` /
+`OpenAI-Project` headers, the project's quota, its rate limits, and OpenAI's
+`x-ratelimit-*` headers on the answer. The admin routes live outside /v1 (`/_sandbox/…`).
+"""
 
 from __future__ import annotations
+
+import re
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount
 
+from sandbox import admin, faults
 from sandbox.errors import APIError
+from sandbox.limits import estimate_tokens, is_token_route, quota_error
 from sandbox.routes import (
     assistants,
     conversations,
     files,
     responses,
+    runs,
     threads,
     vector_stores,
 )
 from sandbox.state import SandboxState
 
-V1_ROUTE_MODULES = (files, vector_stores, assistants, threads, conversations, responses)
+V1_ROUTE_MODULES = (files, vector_stores, assistants, runs, threads, conversations, responses)
+
+# a path segment that is an object id (`file-…`, `vs_…`, `asst_…`): folded in the counters
+_ID_SEGMENT = re.compile(r"^[a-z]+[-_][A-Za-z0-9]{8,}$")
 
 
 def create_app(state: SandboxState) -> Starlette:
@@ -30,39 +45,108 @@ def create_app(state: SandboxState) -> Starlette:
 
     v1_routes = [route for module in V1_ROUTE_MODULES for route in module.routes]
     app = Starlette(
-        routes=[Mount("/v1", routes=v1_routes)],
+        routes=[Mount("/v1", routes=v1_routes), Mount("/_sandbox", routes=admin.routes)],
         exception_handlers={APIError: on_api_error},
     )
     app.state.sandbox = state
-    app.add_middleware(_AuthMiddleware)
+    app.add_middleware(_Gateway)
     return app
 
 
-class _AuthMiddleware:
-    """Resolve the bearer key to its project; 401 for an unknown key, as OpenAI answers."""
+def route_of(path: str) -> str:
+    """The path with ids folded to `{id}`, so counters group by route."""
+    return "/".join("{id}" if _ID_SEGMENT.match(part) else part for part in path.split("/"))
 
-    def __init__(self, app) -> None:
+
+def _unknown_key(key: str) -> APIError:
+    shown = f"{key[:3]}*****{key[-4:]}" if len(key) > 8 else "*****"
+    return APIError(
+        401,
+        f"Incorrect API key provided: {shown}. You can find your API key at "
+        "https://platform.openai.com/account/api-keys.",
+        code="invalid_api_key",
+    )
+
+
+_MISMATCHED_ORG = APIError(
+    401,
+    "OpenAI-Organization header should match organization for API key",
+    code="mismatched_organization",
+)
+_MISMATCHED_PROJECT = APIError(
+    401, "OpenAI-Project header should match project for API key", code="mismatched_project"
+)
+
+
+class _Gateway:
+    """Counters, faults, auth, quota and rate limits for /v1; counters only elsewhere."""
+
+    def __init__(self, app: Any) -> None:
         self.app = app
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
             await self.app(scope, receive, send)
             return
         state: SandboxState = scope["app"].state.sandbox
+        method, path = scope["method"], scope["path"]
+        counted = _counting(state, method, path, send)
         headers = dict(scope["headers"])
-        auth = headers.get(b"authorization", b"").decode()
-        key = auth.removeprefix("Bearer ").strip()
+        key = headers.get(b"authorization", b"").decode().removeprefix("Bearer ").strip()
         api_key = state.keys.get(key)
         if api_key is None:
-            shown = f"{key[:3]}*****{key[-4:]}" if len(key) > 8 else "*****"
-            error = APIError(
-                401,
-                f"Incorrect API key provided: {shown}. You can find your API key at "
-                "https://platform.openai.com/account/api-keys.",
-                code="invalid_api_key",
-            )
-            await error.response()(scope, receive, send)
+            await _answer(_unknown_key(key), scope, receive, counted)
             return
-        scope.setdefault("state", {})["project"] = state.project_of(api_key)
+        org = headers.get(b"openai-organization")
+        if org is not None and org.decode() != api_key.org_id:
+            await _answer(_MISMATCHED_ORG, scope, receive, counted)
+            return
+        proj = headers.get(b"openai-project")
+        if proj is not None and proj.decode() != api_key.project_id:
+            await _answer(_MISMATCHED_PROJECT, scope, receive, counted)
+            return
+        project = state.project_of(api_key)
+        scope.setdefault("state", {})["project"] = project
         scope["state"]["api_key"] = api_key
-        await self.app(scope, receive, send)
+
+        tokens = 0
+        if is_token_route(method, path):
+            tokens = estimate_tokens(int(headers.get(b"content-length", b"0") or 0))
+        limit_headers, refusal = project.limiter.admit(api_key.org_id, tokens)
+        if refusal is None and project.insufficient_quota:
+            refusal = quota_error(project.quota_code)
+        if refusal is not None:
+            if refusal.type != "insufficient_quota":
+                state.counters.rate_limited[refusal.type] += 1
+            await _answer(refusal, scope, receive, _with_headers(counted, limit_headers))
+            return
+
+        send_out = _with_headers(counted, limit_headers)
+        if state.faults:
+            fired = state.faults.pick(method, path, project.id)
+            if fired:
+                await faults.apply(fired, self.app, scope, receive, send_out)
+                return
+        await self.app(scope, receive, send_out)
+
+
+async def _answer(error: APIError, scope: Any, receive: Any, send: Any) -> None:
+    await error.response()(scope, receive, send)
+
+
+def _counting(state: SandboxState, method: str, path: str, send: Any) -> Any:
+    async def counted(message: Any) -> None:
+        if message["type"] == "http.response.start":
+            state.counters.requests[(method, route_of(path), message["status"])] += 1
+        await send(message)
+
+    return counted
+
+
+def _with_headers(send: Any, extra: list[tuple[bytes, bytes]]) -> Any:
+    async def with_headers(message: Any) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *extra]}
+        await send(message)
+
+    return with_headers

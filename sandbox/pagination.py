@@ -16,21 +16,23 @@ def page(
     *,
     default_limit: int = 20,
     default_order: str = "desc",
-    key: Callable[[dict[str, Any]], Any] = lambda o: (o.get("created_at", 0), o["id"]),
+    max_limit: int = MAX_LIMIT,
+    key: Callable[[dict[str, Any]], Any] | None = None,
 ) -> dict[str, Any]:
     """Return one page of `items` as an OpenAI list object.
 
-    Items are sorted by `key` (creation time, then id, so the order is total and stable);
+    Items are sorted by `key` (default: creation time, then the order they were stored in,
+    so objects made within one second still list in creation order);
     `after`/`before` are ids of items on a previous page.
     """
     try:
         limit = int(query.get("limit", default_limit))
     except ValueError:
         raise bad_request("Invalid 'limit': expected an integer.", param="limit") from None
-    if not 1 <= limit <= MAX_LIMIT:
+    if not 1 <= limit <= max_limit:
         raise bad_request(
             f"Invalid 'limit': integer below minimum value or above maximum value "
-            f"(expected 1 to {MAX_LIMIT}, got {limit}).",
+            f"(expected 1 to {max_limit}, got {limit}).",
             param="limit",
         )
     order = query.get("order", default_order)
@@ -38,6 +40,10 @@ def page(
         raise bad_request(
             f"Invalid value for 'order': expected 'asc' or 'desc', got '{order}'.", param="order"
         )
+    items = list(items)
+    if key is None:
+        rank = {o["id"]: i for i, o in enumerate(items)}
+        key = lambda o: (o.get("created_at", 0), rank[o["id"]])  # noqa: E731
     ordered = sorted(items, key=key, reverse=order == "desc")
     ids = [o["id"] for o in ordered]
     start, end = 0, len(ordered)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.errors import not_found
+from sandbox.faults import Fault, FaultTable
+from sandbox.limits import Limits, RateLimiter
 
 
 def new_id(prefix: str) -> str:
@@ -37,6 +40,13 @@ class Project:
     # kind -> id -> data that never leaves the sandbox (file bytes, scripted outputs, timers)
     private: dict[str, dict[str, Any]] = field(default_factory=dict)
     insufficient_quota: bool = False
+    # the `code` of the quota 429 (OpenAI also answers e.g. `billing_hard_limit_reached`)
+    quota_code: str = "insufficient_quota"
+    # OpenAI refuses to download `assistants`/`user_data` files; compatible servers may not
+    allow_all_downloads: bool = False
+    # how long a vector-store file stays `in_progress` before it is `completed`/`failed`
+    ingestion_seconds: float = 0.5
+    limiter: RateLimiter = field(default_factory=RateLimiter)
 
     def table(self, kind: str) -> dict[str, dict[str, Any]]:
         return self.objects.setdefault(kind, {})
@@ -61,22 +71,133 @@ class Project:
     def private_of(self, kind: str) -> dict[str, Any]:
         return self.private.setdefault(kind, {})
 
+    def clear(self) -> None:
+        """Drop every object and its private data; settings and limits stay."""
+        self.objects.clear()
+        self.private.clear()
+
+    def object_counts(self) -> dict[str, int]:
+        """How many objects of each kind the project holds."""
+        return {kind: len(table) for kind, table in self.objects.items() if table}
+
+
+@dataclass
+class Counters:
+    """Requests seen, per route (ids folded to `{id}`) and status; 429s by type."""
+
+    requests: Counter[tuple[str, str, int]] = field(default_factory=Counter)
+    rate_limited: Counter[str] = field(default_factory=Counter)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "requests": [
+                {"method": m, "route": r, "status": s, "count": n}
+                for (m, r, s), n in sorted(self.requests.items())
+            ],
+            "total": sum(self.requests.values()),
+            "rate_limited": dict(self.rate_limited),
+        }
+
+    def clear(self) -> None:
+        self.requests.clear()
+        self.rate_limited.clear()
+
 
 @dataclass
 class SandboxState:
     keys: dict[str, ApiKey] = field(default_factory=dict)
     projects: dict[str, Project] = field(default_factory=dict)
+    faults: FaultTable = field(default_factory=FaultTable)
+    counters: Counters = field(default_factory=Counters)
+    # defaults given to projects created from now on
+    default_limits: Limits = field(default_factory=Limits)
+    allow_all_downloads: bool = False
+    ingestion_seconds: float = 0.5
+    # None: the admin routes need no token; else `Authorization: Bearer <admin_token>`
+    admin_token: str | None = None
 
     def add_key(self, key: str, org_id: str, project_id: str) -> ApiKey:
         api_key = ApiKey(key=key, org_id=org_id, project_id=project_id)
         self.keys[key] = api_key
-        self.projects.setdefault(project_id, Project(id=project_id, org_id=org_id))
+        self.add_project(project_id, org_id)
         return api_key
+
+    def add_project(self, project_id: str, org_id: str) -> Project:
+        """The project, created with the sandbox's defaults unless it exists already."""
+        project = self.projects.get(project_id)
+        if project is None:
+            project = Project(
+                id=project_id,
+                org_id=org_id,
+                allow_all_downloads=self.allow_all_downloads,
+                ingestion_seconds=self.ingestion_seconds,
+                limiter=RateLimiter(self.default_limits),
+            )
+            self.projects[project_id] = project
+        return project
 
     def project_of(self, api_key: ApiKey) -> Project:
         return self.projects[api_key.project_id]
 
+    def project(self, project_id: str) -> Project:
+        """The project by id (KeyError for an unknown one)."""
+        return self.projects[project_id]
+
     def reset(self) -> None:
-        """Drop every object; keys, orgs and projects stay."""
-        for project_id, project in list(self.projects.items()):
-            self.projects[project_id] = Project(id=project_id, org_id=project.org_id)
+        """Drop every object, fault and counter; keys, orgs, projects and their settings stay."""
+        for project in self.projects.values():
+            project.clear()
+            project.limiter.refill()
+            project.insufficient_quota = False
+        self.faults.clear()
+        self.counters.clear()
+
+    def set_limits(
+        self,
+        project_id: str,
+        *,
+        requests_per_minute: int | None = None,
+        tokens_per_minute: int | None = None,
+    ) -> Limits:
+        """Change a project's limits (None keeps one); its buckets start full."""
+        project = self.project(project_id)
+        project.limiter.configure(
+            requests_per_minute=requests_per_minute, tokens_per_minute=tokens_per_minute
+        )
+        return project.limiter.limits
+
+    def set_insufficient_quota(
+        self, project_id: str, exceeded: bool = True, *, code: str = "insufficient_quota"
+    ) -> None:
+        """Make every /v1 call of the project answer OpenAI's quota 429 (or stop doing so)."""
+        project = self.project(project_id)
+        project.insufficient_quota = exceeded
+        project.quota_code = code
+
+    def set_allow_all_downloads(self, allowed: bool, project_id: str | None = None) -> None:
+        """Let one project (or every project, now and later) download any file's content."""
+        if project_id is None:
+            self.allow_all_downloads = allowed
+            for project in self.projects.values():
+                project.allow_all_downloads = allowed
+        else:
+            self.project(project_id).allow_all_downloads = allowed
+
+    def set_ingestion_seconds(self, seconds: float, project_id: str | None = None) -> None:
+        """How long vector-store files stay `in_progress` (one project, or all)."""
+        if project_id is None:
+            self.ingestion_seconds = seconds
+            for project in self.projects.values():
+                project.ingestion_seconds = seconds
+        else:
+            self.project(project_id).ingestion_seconds = seconds
+
+    def add_fault(self, fault: Fault) -> Fault:
+        """Inject a fault (see `sandbox.faults.Fault`); it applies from the next request on."""
+        return self.faults.add(fault)
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    def object_counts(self) -> dict[str, dict[str, int]]:
+        return {pid: p.object_counts() for pid, p in self.projects.items()}

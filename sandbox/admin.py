@@ -1,0 +1,209 @@
+"""Admin routes under /_sandbox/ for tests and benchmarks (outside OpenAI's API).
+
+No auth unless the sandbox has an `admin_token`, then `Authorization: Bearer <token>`.
+Every route answers JSON; errors use OpenAI's error shape too, so one parser reads both.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from sandbox.errors import APIError, bad_request
+from sandbox.faults import Fault
+from sandbox.state import Project, SandboxState
+
+
+def _state(request: Request) -> SandboxState:
+    state: SandboxState = request.app.state.sandbox
+    if state.admin_token is not None:
+        auth = request.headers.get("authorization", "")
+        if auth.removeprefix("Bearer ").strip() != state.admin_token:
+            raise APIError(401, "Admin token required for /_sandbox routes.", code="admin_token")
+    return state
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise bad_request("The body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise bad_request("The body must be a JSON object.")
+    return body
+
+
+def _project(state: SandboxState, project_id: str) -> Project:
+    try:
+        return state.project(project_id)
+    except KeyError:
+        raise APIError(404, f"No project '{project_id}' in the sandbox.") from None
+
+
+def _project_view(project: Project) -> dict[str, Any]:
+    limits = project.limiter.limits
+    return {
+        "id": project.id,
+        "org_id": project.org_id,
+        "insufficient_quota": project.insufficient_quota,
+        "quota_code": project.quota_code,
+        "allow_all_downloads": project.allow_all_downloads,
+        "ingestion_seconds": project.ingestion_seconds,
+        "limits": {
+            "requests_per_minute": limits.requests_per_minute,
+            "tokens_per_minute": limits.tokens_per_minute,
+        },
+        "objects": project.object_counts(),
+    }
+
+
+async def health(request: Request) -> Response:
+    return JSONResponse({"ok": True})
+
+
+async def reset(request: Request) -> Response:
+    _state(request).reset()
+    return JSONResponse({"reset": True})
+
+
+async def seed(request: Request) -> Response:
+    """Load a fixture manifest (`{"path": …}`; default: the demo fixture)."""
+    from sandbox.fixtures import DEMO_MANIFEST, load_seed
+
+    state = _state(request)
+    body = await _body(request)
+    path = Path(body.get("path") or DEMO_MANIFEST)
+    try:
+        # a small local manifest: reading it inline is quicker than a thread hop
+        loaded = load_seed(state, path)
+    except FileNotFoundError:
+        raise bad_request(f"No fixture at {path}.", param="path") from None
+    return JSONResponse(loaded)
+
+
+async def counters(request: Request) -> Response:
+    state = _state(request)
+    return JSONResponse({**state.counters.snapshot(), "objects": state.object_counts()})
+
+
+async def list_keys(request: Request) -> Response:
+    state = _state(request)
+    return JSONResponse(
+        {"data": [{"org_id": k.org_id, "project_id": k.project_id} for k in state.keys.values()]}
+    )
+
+
+async def add_key(request: Request) -> Response:
+    """Add `{"key", "org_id", "project_id"}` (the project is created if new)."""
+    state = _state(request)
+    body = await _body(request)
+    missing = [name for name in ("key", "org_id", "project_id") if not body.get(name)]
+    if missing:
+        raise bad_request(f"Missing {', '.join(missing)}.", param=missing[0])
+    state.add_key(body["key"], body["org_id"], body["project_id"])
+    return JSONResponse(_project_view(state.project(body["project_id"])), status_code=201)
+
+
+async def list_projects(request: Request) -> Response:
+    state = _state(request)
+    return JSONResponse({"data": [_project_view(p) for p in state.projects.values()]})
+
+
+async def get_project(request: Request) -> Response:
+    state = _state(request)
+    return JSONResponse(_project_view(_project(state, request.path_params["project_id"])))
+
+
+async def update_project(request: Request) -> Response:
+    """Patch a project: `limits`, `insufficient_quota` (+`quota_code`), downloads, ingestion."""
+    state = _state(request)
+    project = _project(state, request.path_params["project_id"])
+    body = await _body(request)
+    if (limits := body.get("limits")) is not None:
+        state.set_limits(
+            project.id,
+            requests_per_minute=limits.get("requests_per_minute"),
+            tokens_per_minute=limits.get("tokens_per_minute"),
+        )
+    if "insufficient_quota" in body:
+        state.set_insufficient_quota(
+            project.id,
+            bool(body["insufficient_quota"]),
+            code=body.get("quota_code", "insufficient_quota"),
+        )
+    if "allow_all_downloads" in body:
+        state.set_allow_all_downloads(bool(body["allow_all_downloads"]), project.id)
+    if "ingestion_seconds" in body:
+        state.set_ingestion_seconds(float(body["ingestion_seconds"]), project.id)
+    return JSONResponse(_project_view(project))
+
+
+async def update_settings(request: Request) -> Response:
+    """Sandbox-wide switches: `allow_all_downloads`, `ingestion_seconds` (all projects)."""
+    state = _state(request)
+    body = await _body(request)
+    if "allow_all_downloads" in body:
+        state.set_allow_all_downloads(bool(body["allow_all_downloads"]))
+    if "ingestion_seconds" in body:
+        state.set_ingestion_seconds(float(body["ingestion_seconds"]))
+    return JSONResponse(
+        {
+            "allow_all_downloads": state.allow_all_downloads,
+            "ingestion_seconds": state.ingestion_seconds,
+        }
+    )
+
+
+async def list_faults(request: Request) -> Response:
+    state = _state(request)
+    return JSONResponse({"data": [f.to_dict() for f in state.faults.faults]})
+
+
+async def add_fault(request: Request) -> Response:
+    state = _state(request)
+    body = await _body(request)
+    try:
+        fault = Fault.from_dict(body)
+    except (TypeError, ValueError) as exc:
+        raise bad_request(f"Invalid fault: {exc}") from None
+    state.add_fault(fault)
+    return JSONResponse(fault.to_dict(), status_code=201)
+
+
+async def delete_fault(request: Request) -> Response:
+    state = _state(request)
+    fault_id = request.path_params["fault_id"]
+    if not state.faults.remove(fault_id):
+        raise APIError(404, f"No fault '{fault_id}'.")
+    return JSONResponse({"id": fault_id, "deleted": True})
+
+
+async def clear_faults(request: Request) -> Response:
+    _state(request).clear_faults()
+    return JSONResponse({"deleted": True})
+
+
+routes = [
+    Route("/health", health, methods=["GET"]),
+    Route("/reset", reset, methods=["POST"]),
+    Route("/seed", seed, methods=["POST"]),
+    Route("/counters", counters, methods=["GET"]),
+    Route("/keys", list_keys, methods=["GET"]),
+    Route("/keys", add_key, methods=["POST"]),
+    Route("/projects", list_projects, methods=["GET"]),
+    Route("/projects/{project_id}", get_project, methods=["GET"]),
+    Route("/projects/{project_id}", update_project, methods=["PATCH", "POST"]),
+    Route("/settings", update_settings, methods=["PATCH", "POST"]),
+    Route("/faults", list_faults, methods=["GET"]),
+    Route("/faults", add_fault, methods=["POST"]),
+    Route("/faults", clear_faults, methods=["DELETE"]),
+    Route("/faults/{fault_id}", delete_fault, methods=["DELETE"]),
+]

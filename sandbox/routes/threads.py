@@ -1,5 +1,149 @@
-"""Routes under /v1 (being built)."""
+"""Threads v2 and their messages: threads CRUD, messages create/list/retrieve/update/delete."""
 
 from __future__ import annotations
 
-routes: list = []
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from sandbox import assistant_tools, bodies, messages, run_engine
+from sandbox.bodies import invalid_type
+from sandbox.errors import bad_request, not_found
+from sandbox.pagination import page
+from sandbox.state import Project, new_id, now
+
+KIND = "thread"
+_THREAD_FIELDS = ("messages", "tool_resources", "metadata")
+_MESSAGE_FIELDS = ("role", "content", "attachments", "metadata")
+
+
+def new_thread(project: Project, body: dict[str, Any], *, param: str = "") -> dict[str, Any]:
+    """Check a thread request (messages, tool_resources, metadata) and store the thread."""
+    given = body.get("messages")
+    if given is not None and not isinstance(given, list):
+        raise invalid_type(f"{param}messages", "an array", given)
+    thread = {
+        "id": new_id("thread_"),
+        "object": "thread",
+        "created_at": now(),
+        "metadata": bodies.metadata(body) or {},
+        "tool_resources": assistant_tools.tool_resources(
+            project, body.get("tool_resources"), param=f"{param}tool_resources"
+        ),
+    }
+    # Check every message before storing anything, so a refused thread leaves no trace.
+    for i, message in enumerate(given or []):
+        if not isinstance(message, dict):
+            raise invalid_type(f"{param}messages[{i}]", "an object", message)
+        messages.content_parts(message.get("content"), param=f"{param}messages[{i}].content")
+    project.put(KIND, thread)
+    for i, message in enumerate(given or []):
+        messages.new_message(project, thread["id"], message, param=f"{param}messages[{i}].")
+    return thread
+
+
+def thread_in(request: Request) -> tuple[Project, dict[str, Any]]:
+    assistant_tools.require_beta_header(request)
+    project: Project = request.state.project
+    return project, project.get(KIND, request.path_params["thread_id"])
+
+
+async def create(request: Request) -> JSONResponse:
+    assistant_tools.require_beta_header(request)
+    project: Project = request.state.project
+    body = await bodies.json_body(request, allowed=_THREAD_FIELDS)
+    return JSONResponse(new_thread(project, body))
+
+
+async def retrieve(request: Request) -> JSONResponse:
+    _, thread = thread_in(request)
+    return JSONResponse(thread)
+
+
+async def update(request: Request) -> JSONResponse:
+    project, thread = thread_in(request)
+    body = await bodies.json_body(request, allowed=("tool_resources", "metadata"))
+    updated = dict(thread)
+    if "metadata" in body:
+        updated["metadata"] = bodies.metadata(body) or {}
+    if "tool_resources" in body:
+        updated["tool_resources"] = assistant_tools.tool_resources(project, body["tool_resources"])
+    return JSONResponse(project.put(KIND, updated))
+
+
+async def delete(request: Request) -> JSONResponse:
+    project, thread = thread_in(request)
+    for run in run_engine.of_thread(project, thread["id"]):
+        project.delete(run_engine.KIND, run["id"])
+    for message in messages.of_thread(project, thread["id"]):
+        project.delete(messages.KIND, message["id"])
+    project.delete(KIND, thread["id"])
+    return JSONResponse({"id": thread["id"], "object": "thread.deleted", "deleted": True})
+
+
+def refuse_if_running(project: Project, thread_id: str) -> None:
+    """OpenAI's 400 for adding a message to a thread whose run is still active."""
+    if (run := run_engine.active_run(project, thread_id)) is not None:
+        raise bad_request(f"Can't add messages to {thread_id} while a run {run['id']} is active.")
+
+
+async def create_message(request: Request) -> JSONResponse:
+    project, thread = thread_in(request)
+    body = await bodies.json_body(request, allowed=_MESSAGE_FIELDS)
+    refuse_if_running(project, thread["id"])
+    return JSONResponse(messages.new_message(project, thread["id"], body))
+
+
+async def list_messages(request: Request) -> JSONResponse:
+    project, thread = thread_in(request)
+    run_engine.of_thread(project, thread["id"])  # replies of finished runs appear first
+    found = messages.of_thread(project, thread["id"])
+    if run_id := request.query_params.get("run_id"):
+        found = [m for m in found if m["run_id"] == run_id]
+    rank = {m["id"]: i for i, m in enumerate(found)}
+    listed = page(found, request.query_params, key=lambda m: (m["created_at"], rank[m["id"]]))
+    return JSONResponse(listed)
+
+
+def _message(project: Project, thread: dict[str, Any], message_id: str) -> dict[str, Any]:
+    run_engine.of_thread(project, thread["id"])
+    message = project.table(messages.KIND).get(message_id)
+    if message is None or message["thread_id"] != thread["id"]:
+        raise not_found("message", message_id)
+    return message
+
+
+async def retrieve_message(request: Request) -> JSONResponse:
+    project, thread = thread_in(request)
+    return JSONResponse(_message(project, thread, request.path_params["message_id"]))
+
+
+async def update_message(request: Request) -> JSONResponse:
+    project, thread = thread_in(request)
+    message = _message(project, thread, request.path_params["message_id"])
+    body = await bodies.json_body(request, allowed=("metadata",))
+    if "metadata" in body:
+        message["metadata"] = bodies.metadata(body) or {}
+    return JSONResponse(message)
+
+
+async def delete_message(request: Request) -> JSONResponse:
+    project, thread = thread_in(request)
+    message = _message(project, thread, request.path_params["message_id"])
+    project.delete(messages.KIND, message["id"])
+    return JSONResponse({"id": message["id"], "object": "thread.message.deleted", "deleted": True})
+
+
+routes = [
+    Route("/threads", create, methods=["POST"]),
+    Route("/threads/{thread_id}", retrieve, methods=["GET"]),
+    Route("/threads/{thread_id}", update, methods=["POST"]),
+    Route("/threads/{thread_id}", delete, methods=["DELETE"]),
+    Route("/threads/{thread_id}/messages", create_message, methods=["POST"]),
+    Route("/threads/{thread_id}/messages", list_messages, methods=["GET"]),
+    Route("/threads/{thread_id}/messages/{message_id}", retrieve_message, methods=["GET"]),
+    Route("/threads/{thread_id}/messages/{message_id}", update_message, methods=["POST"]),
+    Route("/threads/{thread_id}/messages/{message_id}", delete_message, methods=["DELETE"]),
+]

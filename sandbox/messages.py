@@ -1,0 +1,117 @@
+"""Thread messages (object kind "message"): built from requests, read back as model transcripts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandbox import bodies
+from sandbox.bodies import invalid_type
+from sandbox.errors import bad_request
+from sandbox.model import Entry
+from sandbox.state import Project, new_id, now
+
+KIND = "message"
+_ROLES = ("user", "assistant")
+
+
+def content_parts(value: Any, *, param: str = "content") -> list[dict[str, Any]]:
+    """A message's content (a string or a list of parts) as MessageObject content parts."""
+    if isinstance(value, str):
+        return [_text_part(value)]
+    if not isinstance(value, list) or not value:
+        raise invalid_type(param, "a string or an array of content parts", value)
+    parts = []
+    for i, part in enumerate(value):
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "text" and isinstance(part.get("text"), str):
+            parts.append(_text_part(part["text"]))
+        elif kind == "image_file" and isinstance(part.get("image_file"), dict):
+            parts.append(
+                {"type": "image_file", "image_file": {"detail": "auto", **part["image_file"]}}
+            )
+        elif kind == "image_url" and isinstance(part.get("image_url"), dict):
+            parts.append(
+                {"type": "image_url", "image_url": {"detail": "auto", **part["image_url"]}}
+            )
+        else:
+            raise bad_request(
+                f"Invalid value: '{kind}'. Supported values are: 'image_file', 'image_url', "
+                "and 'text'.",
+                param=f"{param}[{i}].type",
+                code="invalid_value",
+            )
+    return parts
+
+
+def _text_part(text: str) -> dict[str, Any]:
+    return {"type": "text", "text": {"value": text, "annotations": []}}
+
+
+def new_message(
+    project: Project,
+    thread_id: str,
+    body: dict[str, Any],
+    *,
+    param: str = "",
+    run_id: str | None = None,
+    assistant_id: str | None = None,
+    created_at: int | None = None,
+) -> dict[str, Any]:
+    """Check a message request (`role`, `content`, `attachments`, `metadata`) and store it."""
+    role = body.get("role")
+    if role is None:
+        raise bad_request(
+            f"Missing required parameter: '{param}role'.",
+            param=f"{param}role",
+            code="missing_required_parameter",
+        )
+    if role not in _ROLES:
+        raise bad_request(
+            f"Invalid value: '{role}'. Supported values are: 'user' and 'assistant'.",
+            param=f"{param}role",
+            code="invalid_value",
+        )
+    if body.get("content") is None:
+        raise bad_request(
+            f"Missing required parameter: '{param}content'.",
+            param=f"{param}content",
+            code="missing_required_parameter",
+        )
+    content = content_parts(body["content"], param=f"{param}content")
+    attachments = body.get("attachments")
+    if attachments is not None and not isinstance(attachments, list):
+        raise invalid_type(f"{param}attachments", "an array", attachments)
+    message = {
+        "id": new_id("msg_"),
+        "object": "thread.message",
+        "created_at": created_at if created_at is not None else now(),
+        "thread_id": thread_id,
+        "status": "completed",
+        "incomplete_details": None,
+        "completed_at": None,
+        "incomplete_at": None,
+        "role": role,
+        "content": content,
+        "assistant_id": assistant_id,
+        "run_id": run_id,
+        "attachments": attachments or [],
+        "metadata": bodies.metadata(body) or {},
+    }
+    if role == "assistant" and run_id is not None:
+        message["completed_at"] = message["created_at"]
+    return project.put(KIND, message)
+
+
+def text_of(message: dict[str, Any]) -> str:
+    """The message's text parts joined by newlines."""
+    return "\n".join(p["text"]["value"] for p in message["content"] if p["type"] == "text")
+
+
+def of_thread(project: Project, thread_id: str) -> list[dict[str, Any]]:
+    """The thread's messages in creation order."""
+    return [m for m in project.table(KIND).values() if m["thread_id"] == thread_id]
+
+
+def transcript(messages: list[dict[str, Any]]) -> list[Entry]:
+    """Messages as the scripted model reads them."""
+    return [Entry(kind=m["role"], text=text_of(m)) for m in messages]

@@ -1,0 +1,226 @@
+"""Runs v2 on the sandbox: the lazy state machine, tool calls, cancel, and the one-run rule."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import openai
+import pytest
+
+from sandbox import model
+from tests.sandbox.spec_nullable import assert_matches
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+GET_PRICE = {
+    "type": "function",
+    "function": {"name": "get_price", "parameters": {"type": "object", "properties": {}}},
+}
+DEADLINE = 5.0
+
+
+async def _setup(client, content: str, *, tools=None, instructions: str = "Be brief."):
+    assistant = await client.beta.assistants.create(
+        model="gpt-4o", instructions=instructions, tools=tools or [GET_PRICE]
+    )
+    thread = await client.beta.threads.create(messages=[{"role": "user", "content": content}])
+    return assistant, thread
+
+
+async def _reply(client, thread_id: str, run_id: str) -> str:
+    page = await client.beta.threads.messages.list(thread_id, run_id=run_id)
+    assert len(page.data) == 1
+    return page.data[0].content[0].text.value
+
+
+async def test_a_plain_run_walks_queued_in_progress_completed(sandbox_project) -> None:
+    client = sandbox_project.client()
+    model.set_timing(sandbox_project.project, run_step_seconds=0.2)
+    assistant, thread = await _setup(client, "hello there")
+    raw = await client.beta.threads.runs.with_raw_response.create(
+        thread.id, assistant_id=assistant.id
+    )
+    created = json.loads(raw.text)
+    run = raw.parse()
+    assert run.status == "queued" and run.usage is None and run.instructions == "Be brief."
+    seen = [run.status]
+    deadline = time.monotonic() + DEADLINE
+    while run.status not in ("completed", "failed") and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        run = await client.beta.threads.runs.retrieve(run.id, thread_id=thread.id)
+        if run.status != seen[-1]:
+            seen.append(run.status)
+    assert seen == ["queued", "in_progress", "completed"]
+    # Validated only now: the first validation parses the whole spec, longer than a step.
+    assert_matches("RunObject", created, strict=True)
+    assert run.started_at is not None and run.completed_at is not None
+    assert run.usage.prompt_tokens > 0 and run.usage.completion_tokens > 0
+    assert run.usage.total_tokens == run.usage.prompt_tokens + run.usage.completion_tokens
+    raw = await client.beta.threads.runs.with_raw_response.retrieve(run.id, thread_id=thread.id)
+    assert_matches("RunObject", json.loads(raw.text), strict=True)
+
+    reply = await _reply(client, thread.id, run.id)
+    assert reply == f"[{model.instructions_tag('Be brief.')}] You said: hello there"
+    messages = await client.beta.threads.messages.list(thread.id)
+    assert messages.data[0].role == "assistant" and messages.data[0].assistant_id == assistant.id
+
+
+async def test_create_and_poll_with_a_deadline(sandbox_project) -> None:
+    client = sandbox_project.client()
+    assistant, thread = await _setup(client, "hi")
+    run = await asyncio.wait_for(
+        client.beta.threads.runs.create_and_poll(
+            thread_id=thread.id, assistant_id=assistant.id, instructions="Override."
+        ),
+        DEADLINE,
+    )
+    assert run.status == "completed"
+    # Run-level instructions replace the assistant's, and the reply says which were used.
+    assert (await _reply(client, thread.id, run.id)).startswith(
+        f"[{model.instructions_tag('Override.')}]"
+    )
+
+
+async def test_tool_calls_require_action_then_complete_with_outputs(sandbox_project) -> None:
+    client = sandbox_project.client()
+    assistant, thread = await _setup(
+        client, 'call get_price {"symbol": "BTC"}\ncall get_price {"symbol": "ETH"}'
+    )
+    run = await asyncio.wait_for(
+        client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id),
+        DEADLINE,
+    )
+    assert run.status == "requires_action"
+    raw = await client.beta.threads.runs.with_raw_response.retrieve(run.id, thread_id=thread.id)
+    assert_matches("RunObject", json.loads(raw.text), strict=True)
+    calls = run.required_action.submit_tool_outputs.tool_calls
+    assert [(c.function.name, json.loads(c.function.arguments)) for c in calls] == [
+        ("get_price", {"symbol": "BTC"}),
+        ("get_price", {"symbol": "ETH"}),
+    ]
+    # A partial set of outputs is refused; the run still waits.
+    with pytest.raises(openai.BadRequestError):
+        await client.beta.threads.runs.submit_tool_outputs(
+            run.id, thread_id=thread.id, tool_outputs=[{"tool_call_id": calls[0].id, "output": "1"}]
+        )
+    run = await asyncio.wait_for(
+        client.beta.threads.runs.submit_tool_outputs_and_poll(
+            run_id=run.id,
+            thread_id=thread.id,
+            tool_outputs=[
+                {"tool_call_id": calls[0].id, "output": '{"price": 100}'},
+                {"tool_call_id": calls[1].id, "output": '{"price": 7}'},
+            ],
+        ),
+        DEADLINE,
+    )
+    assert run.status == "completed" and run.required_action is None
+    reply = await _reply(client, thread.id, run.id)
+    assert 'get_price -> {"price": 100}' in reply and 'get_price -> {"price": 7}' in reply
+    # Usage covers both model turns: the call and the answer.
+    assert run.usage.completion_tokens > len(reply) // 4
+
+
+async def test_outputs_are_refused_unless_the_run_requires_action(sandbox_project) -> None:
+    client = sandbox_project.client()
+    assistant, thread = await _setup(client, "no tools here")
+    run = await asyncio.wait_for(
+        client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id),
+        DEADLINE,
+    )
+    with pytest.raises(openai.BadRequestError) as info:
+        await client.beta.threads.runs.submit_tool_outputs(
+            run.id, thread_id=thread.id, tool_outputs=[{"tool_call_id": "call_x", "output": "1"}]
+        )
+    assert "completed" in info.value.message
+
+
+async def test_an_active_run_blocks_messages_and_runs_on_its_thread(sandbox_project) -> None:
+    client = sandbox_project.client()
+    assistant, thread = await _setup(client, "call get_price {}")
+    run = await client.beta.threads.runs.create(thread.id, assistant_id=assistant.id)
+    with pytest.raises(openai.BadRequestError) as info:
+        await client.beta.threads.messages.create(thread.id, role="user", content="more")
+    assert (
+        info.value.body["message"]
+        == f"Can't add messages to {thread.id} while a run {run.id} is active."
+    )
+    with pytest.raises(openai.BadRequestError) as info:
+        await client.beta.threads.runs.create(thread.id, assistant_id=assistant.id)
+    assert info.value.body["message"] == f"Thread {thread.id} already has an active run {run.id}."
+    # Waiting for tools still counts as active; another thread is not affected.
+    run = await asyncio.wait_for(client.beta.threads.runs.poll(run.id, thread.id), DEADLINE)
+    assert run.status == "requires_action"
+    with pytest.raises(openai.BadRequestError):
+        await client.beta.threads.messages.create(thread.id, role="user", content="more")
+    other = await client.beta.threads.create()
+    await client.beta.threads.messages.create(other.id, role="user", content="fine")
+
+
+async def test_cancel_goes_through_cancelling_and_frees_the_thread(sandbox_project) -> None:
+    client = sandbox_project.client()
+    model.set_timing(sandbox_project.project, run_step_seconds=0.2)
+    assistant, thread = await _setup(client, "hello")
+    run = await client.beta.threads.runs.create(thread.id, assistant_id=assistant.id)
+    run = await client.beta.threads.runs.cancel(run.id, thread_id=thread.id)
+    assert run.status == "cancelling"
+    run = await asyncio.wait_for(client.beta.threads.runs.poll(run.id, thread.id), DEADLINE)
+    assert run.status == "cancelled" and run.cancelled_at is not None
+    with pytest.raises(openai.BadRequestError):
+        await client.beta.threads.runs.cancel(run.id, thread_id=thread.id)
+    # A cancelled run never answers, and the thread takes messages again.
+    assert (await client.beta.threads.messages.list(thread.id, run_id=run.id)).data == []
+    await client.beta.threads.messages.create(thread.id, role="user", content="again")
+
+
+async def test_a_fail_line_fails_the_run_with_last_error(sandbox_project) -> None:
+    client = sandbox_project.client()
+    assistant, thread = await _setup(client, "fail the disk is full")
+    run = await asyncio.wait_for(
+        client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id),
+        DEADLINE,
+    )
+    assert run.status == "failed" and run.failed_at is not None
+    assert run.last_error.code == "server_error"
+    assert run.last_error.message == "the disk is full"
+
+
+async def test_create_thread_and_run_and_list_runs(sandbox_project) -> None:
+    client = sandbox_project.client()
+    assistant = await client.beta.assistants.create(model="gpt-4o")
+    run = await client.beta.threads.create_and_run(
+        assistant_id=assistant.id,
+        thread={"messages": [{"role": "user", "content": "ping"}]},
+        metadata={"turn": "1"},
+    )
+    run = await asyncio.wait_for(client.beta.threads.runs.poll(run.id, run.thread_id), DEADLINE)
+    assert run.status == "completed" and run.metadata == {"turn": "1"}
+    assert (await _reply(client, run.thread_id, run.id)).endswith("You said: ping")
+    second = await asyncio.wait_for(
+        client.beta.threads.runs.create_and_poll(
+            thread_id=run.thread_id,
+            assistant_id=assistant.id,
+            additional_messages=[{"role": "user", "content": "pong"}],
+        ),
+        DEADLINE,
+    )
+    assert (await _reply(client, run.thread_id, second.id)).endswith("You said: pong")
+    raw = await client.beta.threads.runs.with_raw_response.list(run.thread_id)
+    assert_matches("ListRunsResponse", json.loads(raw.text))
+    assert [r.id for r in raw.parse().data] == [second.id, run.id]
+
+
+async def test_unknown_assistant_and_unknown_function(sandbox_project) -> None:
+    client = sandbox_project.client()
+    assistant, thread = await _setup(client, "call get_weather {}")
+    with pytest.raises(openai.NotFoundError):
+        await client.beta.threads.runs.create(thread.id, assistant_id="asst_missing")
+    run = await asyncio.wait_for(
+        client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id),
+        DEADLINE,
+    )
+    # A function the assistant lacks is not called: the model says so and the run completes.
+    assert run.status == "completed"
+    assert "cannot call get_weather" in await _reply(client, thread.id, run.id)

@@ -13,10 +13,13 @@ from arq.connections import ArqRedis, RedisSettings
 from arq.connections import create_pool as create_redis_pool
 from openai import AsyncOpenAI
 
+from producers.client import FerryClient
+from producers.settings import ClientSettings
 from sandbox.server import ThreadedSandbox
 from sandbox.state import Project, SandboxState
 from store.migrate import migrate
 from store.pool import create_pool
+from worker.settings import Settings
 
 
 @pytest.fixture(scope="session")
@@ -106,4 +109,37 @@ async def redis(key_prefix: str) -> AsyncIterator[ArqRedis]:
         keys = [key async for key in client.scan_iter(match=f"{key_prefix}*")]
         if keys:
             await client.delete(*keys)
+        await client.aclose()
+
+
+@pytest.fixture
+def settings(db_schema: str, key_prefix: str) -> Settings:
+    """Worker settings on this test's schema and key prefix, ignoring any `.env`."""
+    return Settings(
+        _env_file=None,
+        database_url=DATABASE_URL,
+        database_schema=db_schema,
+        redis_url=REDIS_URL,
+        redis_key_prefix=key_prefix,
+        sweeper_interval_s=1,
+        sweeper_grace_s=1,
+        worker_shutdown_grace_s=5,
+    )
+
+
+@pytest.fixture
+async def ferry(db: asyncpg.Pool, settings: Settings) -> AsyncIterator[FerryClient]:
+    """A producer client on this test's schema and key prefix."""
+    client = await FerryClient.connect(
+        ClientSettings(
+            _env_file=None,
+            database_url=settings.database_url,
+            database_schema=settings.database_schema,
+            redis_url=settings.redis_url,
+            redis_key_prefix=settings.redis_key_prefix,
+        )
+    )
+    try:
+        yield client
+    finally:
         await client.aclose()

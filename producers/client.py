@@ -1,0 +1,149 @@
+"""The producer client: accept a job into the ledger, enqueue it, and await its outcome.
+
+async with await FerryClient.connect() as ferry:
+    handle = await ferry.enqueue(job)
+    result = await handle.result(timeout=30)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+
+import asyncpg
+from arq.connections import ArqRedis, RedisSettings, create_pool
+from pydantic import BaseModel
+
+from producers.errors import ResultTimeout, error_for
+from producers.settings import ClientSettings
+from producers.waiter import OutcomeWaiter
+from schemas import wire
+from schemas.jobs import Job
+from schemas.keys import RedisKeys
+from schemas.results import JobOutcome, JobStatus
+from store import ledger
+from store.ledger import LedgerJob
+from store.pool import create_pool as create_db_pool
+
+R = TypeVar("R", bound=BaseModel)
+
+
+class JobHandle(Generic[R]):
+    """A job Ferry has accepted: its id, its status, and a way to await its result."""
+
+    def __init__(
+        self, client: FerryClient, job_id: str, kind: str, result_model: type[R] | None
+    ) -> None:
+        self._client = client
+        self.job_id = job_id
+        self.kind = kind
+        self._result_model = result_model
+
+    def __repr__(self) -> str:
+        return f"JobHandle({self.job_id!r}, kind={self.kind!r})"
+
+    async def status(self) -> JobStatus:
+        row = await self._client.ledger_row(self.job_id)
+        if row is None:
+            raise LookupError(f"no job {self.job_id} in the ledger")
+        return row.status
+
+    async def outcome(self, timeout: float | None = None) -> JobOutcome:
+        """The job's outcome, succeeded or not; raises `ResultTimeout` if it takes longer."""
+        outcome = await self._client.waiter.wait(
+            self.job_id, lambda: self._client.finished_outcome(self.job_id), timeout
+        )
+        if outcome is None:
+            raise ResultTimeout(self.job_id, timeout or 0)
+        return outcome
+
+    async def result(self, timeout: float | None = None) -> R | dict[str, Any] | None:
+        """The job's typed result; raises the `JobFailed` subclass that says why it has none."""
+        outcome = await self.outcome(timeout)
+        if outcome.status is not JobStatus.succeeded:
+            raise error_for(outcome)
+        if self._result_model is not None and outcome.result is not None:
+            return self._result_model.model_validate(outcome.result)
+        return outcome.result
+
+
+class FerryClient:
+    """Connections to Redis and Postgres, shared by every job this producer handles."""
+
+    def __init__(self, redis: ArqRedis, db: asyncpg.Pool, keys: RedisKeys) -> None:
+        self.redis = redis
+        self.db = db
+        self.keys = keys
+        self.waiter = OutcomeWaiter(redis, keys)
+
+    @classmethod
+    async def connect(cls, settings: ClientSettings | None = None) -> FerryClient:
+        settings = settings or ClientSettings()
+        redis = await create_pool(
+            RedisSettings.from_dsn(settings.redis_url),
+            job_serializer=wire.dumps,
+            job_deserializer=wire.loads,
+        )
+        db = await create_db_pool(settings.database_url, schema=settings.database_schema)
+        return cls(redis, db, RedisKeys(settings.redis_key_prefix))
+
+    async def enqueue(self, job: Job) -> JobHandle[Any]:
+        """Record `job` in the ledger, then queue it; the same job twice is one job.
+
+        Returns a handle either way: enqueueing a job id the ledger knows does not queue it
+        again unless it is still waiting to run (which covers a crash between the two steps;
+        arq refuses a job id it already holds, so it cannot run twice).
+        """
+        envelope = job.envelope()
+        row, _ = await ledger.accept(
+            self.db,
+            job_id=job.job_id(),
+            kind=job.kind,
+            queue=job.queue.value,
+            payload=envelope,
+            timeout_s=job.timeout_s,
+        )
+        if row.status is JobStatus.queued:
+            await self.redis.enqueue_job(
+                job.kind,
+                envelope,
+                _job_id=self.keys.arq_job_id(row.id),
+                _queue_name=self.keys.queue(job.queue),
+            )
+        return JobHandle(self, row.id, job.kind, job.result_model)
+
+    def handle(
+        self, job_id: str, kind: str = "", result_model: type[R] | None = None
+    ) -> JobHandle[R]:
+        """A handle on a job accepted earlier (perhaps by another process)."""
+        return JobHandle(self, job_id, kind, result_model)
+
+    async def ledger_row(self, job_id: str) -> LedgerJob | None:
+        return await ledger.get(self.db, job_id)
+
+    async def jobs(
+        self, *, status: JobStatus | None = None, kind: str | None = None, limit: int = 50
+    ) -> Sequence[LedgerJob]:
+        return await ledger.list_jobs(self.db, status=status, kind=kind, limit=limit)
+
+    async def finished_outcome(self, job_id: str) -> JobOutcome | None:
+        """The outcome the ledger holds for `job_id`, or None while it is unfinished."""
+        row = await ledger.get(self.db, job_id)
+        return row.outcome() if row else None
+
+    async def aclose(self) -> None:
+        await self.waiter.aclose()
+        await self.redis.aclose()
+        await self.db.close()
+
+    async def __aenter__(self) -> FerryClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,51 @@
+"""Every Redis key and channel name Ferry uses, in one place.
+
+Producers and workers share these names, so they live in the contract. arq's own keys
+(`arq:job:<id>`, `arq:result:<id>`, …) are arq's and are read through arq.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Queue(StrEnum):
+    """Latency classes: `chat` is interactive and never waits behind bulk `clone` work."""
+
+    chat = "chat"
+    clone = "clone"
+    patch = "patch"
+
+
+@dataclass(frozen=True)
+class RedisKeys:
+    """Key names under one prefix (`ferry` in production; one per test for isolation)."""
+
+    prefix: str = "ferry"
+
+    def queue(self, queue: Queue | str) -> str:
+        """The arq queue (a sorted set) of a latency class: `ferry:chat`."""
+        return f"{self.prefix}:{Queue(queue).value}"
+
+    def health_check(self, queue: Queue | str) -> str:
+        return f"{self.queue(queue)}:health-check"
+
+    def arq_job_id(self, job_id: str) -> str:
+        """The id arq knows a job by: arq's keys are global, so Ferry's prefix goes in the id."""
+        return f"{self.prefix}:{job_id}"
+
+    def ledger_id(self, arq_job_id: str) -> str:
+        """The ledger's id of a job arq handed to a worker."""
+        return arq_job_id.removeprefix(f"{self.prefix}:")
+
+    def done_channel(self, job_id: str) -> str:
+        """Pub/sub channel on which a job's outcome is pushed to its waiters."""
+        return f"{self.prefix}:done:{job_id}"
+
+    def client_channel(self, client_id: str) -> str:
+        """A channel no one publishes to; it keeps a producer's pub/sub connection open."""
+        return f"{self.prefix}:client:{client_id}"
+
+    def sweeper_lock(self) -> str:
+        return f"{self.prefix}:sweeper:lock"

@@ -1,0 +1,214 @@
+"""The job ledger: every accepted job, its status, attempts and outcome. All its SQL is here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from schemas.results import JobError, JobOutcome, JobStatus
+
+_COLUMNS = (
+    "id, kind, queue, payload, status, attempts, timeout_s, result, error, "
+    "created_at, updated_at, started_at, finished_at"
+)
+
+
+@dataclass(frozen=True)
+class LedgerJob:
+    id: str
+    kind: str
+    queue: str
+    payload: dict[str, Any]
+    status: JobStatus
+    attempts: int
+    timeout_s: int
+    result: dict[str, Any] | None
+    error: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> LedgerJob:
+        return cls(**{**dict(row), "status": JobStatus(row["status"])})
+
+    def outcome(self) -> JobOutcome | None:
+        """The outcome of a finished job, as the worker pushed it; None while unfinished."""
+        if not self.status.finished or self.finished_at is None:
+            return None
+        return JobOutcome(
+            job_id=self.id,
+            kind=self.kind,
+            status=self.status,
+            result=self.result,
+            error=JobError.model_validate(self.error) if self.error else None,
+            attempts=self.attempts,
+            finished_at=self.finished_at,
+        )
+
+
+async def accept(
+    conn: asyncpg.Pool | asyncpg.Connection,
+    *,
+    job_id: str,
+    kind: str,
+    queue: str,
+    payload: dict[str, Any],
+    timeout_s: int,
+) -> tuple[LedgerJob, bool]:
+    """Record a job as queued; return the row and whether this call created it."""
+    row = await conn.fetchrow(
+        f"""
+        INSERT INTO jobs (id, kind, queue, payload, timeout_s) VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT (id) DO NOTHING
+        RETURNING {_COLUMNS}
+        """,
+        job_id,
+        kind,
+        queue,
+        payload,
+        timeout_s,
+    )
+    if row is not None:
+        return LedgerJob.from_row(row), True
+    existing = await get(conn, job_id)
+    assert existing is not None  # the conflict proves the row exists; jobs are never deleted
+    return existing, False
+
+
+async def get(conn: asyncpg.Pool | asyncpg.Connection, job_id: str) -> LedgerJob | None:
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM jobs WHERE id = $1", job_id)
+    return LedgerJob.from_row(row) if row else None
+
+
+async def start_attempt(
+    conn: asyncpg.Pool | asyncpg.Connection,
+    *,
+    job_id: str,
+    kind: str,
+    queue: str,
+    payload: dict[str, Any],
+    timeout_s: int,
+) -> LedgerJob:
+    """Mark a job running and count the attempt; a job put on the queue by hand gets a row.
+
+    A job already finished stays as it is: the caller sees its status and does not run it.
+    """
+    row = await conn.fetchrow(
+        f"""
+        INSERT INTO jobs (id, kind, queue, payload, timeout_s, status, attempts, started_at)
+        VALUES ($1, $2, $3, $4, $5, 'running', 1, now())
+        ON CONFLICT (id) DO UPDATE SET
+            status = CASE WHEN jobs.status IN ('succeeded', 'failed', 'cancelled')
+                          THEN jobs.status ELSE 'running' END,
+            attempts = CASE WHEN jobs.status IN ('succeeded', 'failed', 'cancelled')
+                            THEN jobs.attempts ELSE jobs.attempts + 1 END,
+            started_at = CASE WHEN jobs.status IN ('succeeded', 'failed', 'cancelled')
+                              THEN jobs.started_at ELSE now() END,
+            updated_at = now()
+        RETURNING {_COLUMNS}
+        """,
+        job_id,
+        kind,
+        queue,
+        payload,
+        timeout_s,
+    )
+    return LedgerJob.from_row(row)
+
+
+async def hand_back(conn: asyncpg.Pool | asyncpg.Connection, job_id: str) -> None:
+    """A running job goes back to `queued` (its worker is stopping or it will be retried)."""
+    await conn.execute(
+        "UPDATE jobs SET status = 'queued', updated_at = now() "
+        "WHERE id = $1 AND status = 'running'",
+        job_id,
+    )
+
+
+async def finish(
+    conn: asyncpg.Pool | asyncpg.Connection,
+    outcome: JobOutcome,
+    *,
+    only_if_unfinished: bool = False,
+) -> bool:
+    """Record a job's outcome; return False if `only_if_unfinished` and it had one already."""
+    guard = "AND status IN ('queued', 'running')" if only_if_unfinished else ""
+    status = await conn.execute(
+        f"""
+        UPDATE jobs SET status = $2, result = $3, error = $4, finished_at = $5, updated_at = now()
+        WHERE id = $1 {guard}
+        """,
+        outcome.job_id,
+        outcome.status.value,
+        outcome.result,
+        outcome.error.model_dump(mode="json") if outcome.error else None,
+        outcome.finished_at,
+    )
+    return status != "UPDATE 0"
+
+
+async def list_jobs(
+    conn: asyncpg.Pool | asyncpg.Connection,
+    *,
+    status: JobStatus | None = None,
+    kind: str | None = None,
+    limit: int = 50,
+) -> list[LedgerJob]:
+    """Newest first, optionally of one status and kind."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {_COLUMNS} FROM jobs
+        WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR kind = $2)
+        ORDER BY created_at DESC, id
+        LIMIT $3
+        """,
+        status.value if status else None,
+        kind,
+        limit,
+    )
+    return [LedgerJob.from_row(row) for row in rows]
+
+
+async def queued_before(
+    conn: asyncpg.Pool | asyncpg.Connection, *, older_than_s: float, limit: int = 500
+) -> list[LedgerJob]:
+    """Jobs still `queued` that were last touched more than `older_than_s` seconds ago."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {_COLUMNS} FROM jobs
+        WHERE status = 'queued' AND updated_at < now() - make_interval(secs => $1)
+        ORDER BY updated_at
+        LIMIT $2
+        """,
+        older_than_s,
+        limit,
+    )
+    return [LedgerJob.from_row(row) for row in rows]
+
+
+async def running_past_timeout(
+    conn: asyncpg.Pool | asyncpg.Connection, *, grace_s: float, limit: int = 500
+) -> list[LedgerJob]:
+    """Jobs `running` for longer than their timeout plus `grace_s`."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {_COLUMNS} FROM jobs
+        WHERE status = 'running'
+          AND started_at < now() - make_interval(secs => timeout_s + $1)
+        ORDER BY started_at
+        LIMIT $2
+        """,
+        grace_s,
+        limit,
+    )
+    return [LedgerJob.from_row(row) for row in rows]
+
+
+async def touch(conn: asyncpg.Pool | asyncpg.Connection, job_id: str) -> None:
+    """Note that the sweeper re-enqueued a job, so it waits a full interval before the next look."""
+    await conn.execute("UPDATE jobs SET updated_at = now() WHERE id = $1", job_id)

@@ -1,0 +1,92 @@
+"""A test-only job kind and a worker runner, for testing the pipeline itself.
+
+`ProbeJob` does what its payload says (echo, fail, crash, sleep, retry), and counts its runs in
+Redis, so a test can tell how many times it really ran.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, ClassVar, Literal
+
+from arq import Retry
+from arq.worker import Worker
+from pydantic import BaseModel
+
+from schemas.jobs import Job
+from schemas.keys import Queue
+from worker.app import close_worker, worker_settings
+from worker.kinds import JobContext, JobFailure, JobHandler
+from worker.settings import Settings
+
+
+class ProbeResult(BaseModel):
+    echo: str
+    attempt: int
+
+
+class ProbeJob(Job):
+    kind: ClassVar[str] = "test.probe"
+    queue: ClassVar[Queue] = Queue.chat
+    timeout_s: ClassVar[int] = 3
+    max_tries: ClassVar[int] = 3
+    result_model: ClassVar[type[BaseModel]] = ProbeResult
+
+    message: str
+    action: Literal["echo", "fail", "crash", "sleep", "retry"] = "echo"
+    seconds: float = 0.0
+    count: int = 1
+
+
+class BulkProbeJob(ProbeJob):
+    kind: ClassVar[str] = "test.bulk_probe"
+    queue: ClassVar[Queue] = Queue.clone
+
+
+def runs_key(ctx: JobContext) -> str:
+    return f"{ctx.keys.prefix}:runs:{ctx.job_id}"
+
+
+async def run_probe(ctx: JobContext, job: ProbeJob) -> ProbeResult:
+    await ctx.redis.incr(runs_key(ctx))
+    if job.action == "fail":
+        raise JobFailure(f"asked to fail: {job.message}", detail={"code": "probe_failed"})
+    if job.action == "crash":
+        raise RuntimeError(f"asked to crash: {job.message}")
+    if job.action == "sleep":
+        await asyncio.sleep(job.seconds)
+    if job.action == "retry" and ctx.attempt < job.count:
+        raise Retry(defer=0.05)
+    return ProbeResult(echo=job.message, attempt=ctx.attempt)
+
+
+PROBE_HANDLERS: list[JobHandler[Any]] = [
+    JobHandler(ProbeJob, run_probe),
+    JobHandler(BulkProbeJob, run_probe),
+]
+
+
+@contextlib.asynccontextmanager
+async def running_worker(
+    settings: Settings,
+    queue: Queue = Queue.chat,
+    handlers: Sequence[JobHandler[Any]] = PROBE_HANDLERS,
+    **overrides: Any,
+) -> AsyncIterator[Worker]:
+    """An arq worker for `queue` running in this event loop until the block ends."""
+    worker = Worker(**{**worker_settings(queue, settings, handlers), **overrides})
+    task = asyncio.create_task(worker.async_run())
+    try:
+        yield worker
+    finally:
+        # Stop taking jobs, let the running ones finish, then stop.
+        worker.allow_pick_jobs = False
+        if worker.tasks:
+            await asyncio.wait(list(worker.tasks.values()), timeout=10)
+        worker.handle_sig(signal.SIGUSR1)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await close_worker(worker)

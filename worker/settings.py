@@ -1,0 +1,160 @@
+"""Worker settings from the environment and `.env`, and the OpenAI connection profiles.
+
+Every `OPENAI_<NAME>_API_KEY` defines profile `<name>` (lower case), with optional
+`OPENAI_<NAME>_BASE_URL`, `_ORG_ID`, `_PROJECT_ID` and `_API_STYLE`. `OPENAI_API_KEY` alone
+defines profile `default`. Keys are secrets: they never leave this module except into the
+`AsyncOpenAI` client that uses them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from dotenv import dotenv_values
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PROFILE_KEY = re.compile(r"^OPENAI_(?:(?P<name>[A-Z0-9][A-Z0-9_]*?)_)?API_KEY$")
+# OpenAI keys are `sk-…` (`sk-proj-…`, `sk-svcacct-…`, `sk-admin-…`); anything shorter or with
+# white space is a truncated or mangled paste.
+_PLAUSIBLE_KEY = re.compile(r"^sk-[A-Za-z0-9_-]{16,}$")
+
+
+class ApiStyle(StrEnum):
+    responses = "responses"  # today's OpenAI: Responses + Conversations
+    assistants = "assistants"  # the Assistants v2 protocol: compatible servers, archives
+
+
+class SettingsError(ValueError):
+    """A setting is missing or wrong; the message names the variable and the fix."""
+
+
+class Profile(BaseModel):
+    """One OpenAI connection: which key, which server, which org and project, which API style."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    api_key: SecretStr
+    base_url: str | None = None
+    org_id: str | None = None
+    project_id: str | None = None
+    api_style: ApiStyle = ApiStyle.responses
+
+    @property
+    def env_prefix(self) -> str:
+        return "OPENAI_" if self.name == "default" else f"OPENAI_{self.name.upper()}_"
+
+
+class CloneMode(StrEnum):
+    all = "all"
+    by_id = "by_id"
+    by_name = "by_name"
+
+
+class Settings(BaseSettings):
+    """Everything a worker (and `ferry doctor`) reads from its environment."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    # A Postgres schema of Ferry's own (the default `public` when unset).
+    database_schema: str | None = None
+    redis_key_prefix: str = "ferry"
+
+    log_level: Literal["debug", "info", "warn", "warning", "error"] = "info"
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+    openai_timeout_s: float = Field(60.0, gt=0)
+    max_concurrency: int = Field(3, ge=1, le=64)
+    output_dir: Path = Path("./out")
+
+    # Clone defaults (seed 000's variables); a clone job may override each.
+    clone_mode: CloneMode = CloneMode.all
+    clone_ids: str = ""
+    clone_name_prefix: str = ""
+    dry_run: bool = False
+    include_file_search: bool = False
+    include_code_interpreter: bool = False
+
+    # Worker process.
+    worker_max_jobs: int = Field(10, ge=1)
+    # Seconds a worker stopping on SIGTERM lets running jobs finish before handing them back.
+    worker_shutdown_grace_s: int = Field(25, ge=0)
+    sweeper_interval_s: int = Field(30, ge=1)
+    # Extra seconds past a job's timeout before the sweeper calls a running job lost.
+    sweeper_grace_s: int = Field(60, ge=0)
+
+    @property
+    def clone_id_list(self) -> list[str]:
+        return [part.strip() for part in self.clone_ids.split(",") if part.strip()]
+
+    @cached_property
+    def profiles(self) -> dict[str, Profile]:
+        """Every profile defined by the environment (and `.env`); raises `SettingsError`."""
+        return load_profiles(_environment(self.model_config.get("env_file")))
+
+    def profile(self, name: str) -> Profile:
+        """The named profile, or an error that says which variable defines it."""
+        profiles = self.profiles
+        if name not in profiles:
+            variable = "OPENAI_API_KEY" if name == "default" else f"OPENAI_{name.upper()}_API_KEY"
+            known = ", ".join(sorted(profiles)) or "none"
+            raise SettingsError(
+                f"unknown connection profile {name!r}: set {variable} to define it "
+                f"(profiles defined now: {known})"
+            )
+        return profiles[name]
+
+
+def _environment(env_file: object) -> dict[str, str]:
+    """The process environment over `.env`, as pydantic-settings layers them."""
+    merged: dict[str, str] = {}
+    if isinstance(env_file, str | Path) and Path(env_file).is_file():
+        merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    merged.update(os.environ)
+    return {key.upper(): value for key, value in merged.items()}
+
+
+def load_profiles(environ: dict[str, str]) -> dict[str, Profile]:
+    """Build the profiles that `environ` defines, validating each key and style."""
+    profiles: dict[str, Profile] = {}
+    for variable, value in sorted(environ.items()):
+        match = _PROFILE_KEY.match(variable)
+        if not match:
+            continue
+        raw_name = match["name"]
+        name = raw_name.lower() if raw_name else "default"
+        prefix = f"OPENAI_{raw_name}_" if raw_name else "OPENAI_"
+        key = value.strip()
+        if not key:
+            raise SettingsError(f"{variable} is empty: set it to the project's API key or unset it")
+        if not _PLAUSIBLE_KEY.match(key):
+            raise SettingsError(
+                f"{variable} does not look like an OpenAI API key (expected 'sk-' followed by "
+                "letters, digits, '-' or '_', no spaces or quotes): check for a truncated paste"
+            )
+        style = environ.get(f"{prefix}API_STYLE", ApiStyle.responses.value).strip().lower()
+        if style not in ApiStyle.__members__:
+            raise SettingsError(
+                f"{prefix}API_STYLE={style!r} is not an API style: use 'responses' (today's "
+                "OpenAI) or 'assistants' (the Assistants v2 protocol)"
+            )
+        try:
+            profiles[name] = Profile(
+                name=name,
+                api_key=SecretStr(key),
+                base_url=environ.get(f"{prefix}BASE_URL") or None,
+                org_id=environ.get(f"{prefix}ORG_ID") or None,
+                project_id=environ.get(f"{prefix}PROJECT_ID") or None,
+                api_style=ApiStyle(style),
+            )
+        except ValidationError as error:  # pragma: no cover - every field is a plain string
+            raise SettingsError(f"profile {name!r}: {error}") from None
+    return profiles

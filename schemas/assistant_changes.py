@@ -29,7 +29,14 @@ def _plain(value: Any) -> Any:
 
 def spec_changes(old: AssistantSpec | None, new: AssistantSpec) -> list[FieldChange]:
     """Every difference from `old` to `new`; with no `old`, every field `new` sets."""
-    base = old or AssistantSpec(name=new.name, model="")
+    base = old or AssistantSpec.model_construct(
+        **dict.fromkeys(_SCALARS),
+        name=new.name,
+        response_format=None,
+        tools=[],
+        tool_resources=None,
+        metadata={},
+    )
     changes: list[FieldChange] = []
     if old is None:
         changes.append(FieldChange("name", None, new.name))

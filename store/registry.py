@@ -1,0 +1,449 @@
+"""Registry queries: assistants by (profile, name), their tools, tool resources and user threads.
+
+`upsert` is the one write path for definitions: it compares the stored spec with the new one,
+writes only when something changed, and then bumps `version` (which the config cache
+compares). `delete` is a hard delete: the export is the backup, and a deleted name can be
+created again. An assistant another one calls as a sub-assistant cannot be deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from schemas.assistant_changes import FieldChange, spec_changes
+from schemas.assistant_parts import SubAssistantTool
+from schemas.assistants import AssistantSpec, SpecError, parse_spec
+
+Database = asyncpg.Pool | asyncpg.Connection
+
+
+class RegistryError(ValueError):
+    """A registry write was refused; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class RegistryEntry:
+    """A stored assistant: its spec plus what the registry keeps about it."""
+
+    id: UUID
+    profile: str
+    spec: AssistantSpec
+    version: int
+    remote_id: str | None
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What `upsert` did: the entry as stored now and the changes (empty: nothing written)."""
+
+    entry: RegistryEntry
+    created: bool
+    changes: list[FieldChange] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.changes)
+
+
+@asynccontextmanager
+async def _connection(db: Database) -> AsyncIterator[asyncpg.Connection]:
+    if isinstance(db, asyncpg.Pool):
+        async with db.acquire() as conn:
+            yield conn
+    else:
+        yield db
+
+
+_ASSISTANT_COLUMNS = (
+    "id, profile, name, description, model, instructions, temperature, top_p, response_format, "
+    "metadata, remote_id, version, is_active, created_at, updated_at"
+)
+
+
+async def get(db: Database, profile: str, name: str) -> RegistryEntry | None:
+    """The assistant called `name` in `profile`, or None."""
+    async with _connection(db) as conn:
+        row = await conn.fetchrow(
+            f"SELECT {_ASSISTANT_COLUMNS} FROM assistants WHERE profile = $1 AND name = $2",
+            profile,
+            name,
+        )
+        return (await _entries(conn, [row]))[0] if row else None
+
+
+async def get_by_id(db: Database, assistant_id: UUID) -> RegistryEntry | None:
+    """The assistant with registry id `assistant_id`, or None."""
+    async with _connection(db) as conn:
+        row = await conn.fetchrow(
+            f"SELECT {_ASSISTANT_COLUMNS} FROM assistants WHERE id = $1", assistant_id
+        )
+        return (await _entries(conn, [row]))[0] if row else None
+
+
+async def list_entries(db: Database, profile: str | None = None) -> list[RegistryEntry]:
+    """Every assistant (of one profile, or of all), ordered by profile and name."""
+    async with _connection(db) as conn:
+        rows = await conn.fetch(
+            f"SELECT {_ASSISTANT_COLUMNS} FROM assistants "
+            "WHERE $1::text IS NULL OR profile = $1 ORDER BY profile, name",
+            profile,
+        )
+        return await _entries(conn, rows)
+
+
+async def find_by_metadata(db: Database, profile: str, key: str, value: str) -> list[RegistryEntry]:
+    """Assistants of `profile` whose metadata has `key` = `value` (e.g. `cloned_from`)."""
+    async with _connection(db) as conn:
+        rows = await conn.fetch(
+            f"SELECT {_ASSISTANT_COLUMNS} FROM assistants "
+            "WHERE profile = $1 AND metadata @> $2::jsonb ORDER BY name",
+            profile,
+            {key: value},
+        )
+        return await _entries(conn, rows)
+
+
+async def version(db: Database, profile: str, name: str) -> int | None:
+    """The stored version of an assistant (None: no such assistant)."""
+    async with _connection(db) as conn:
+        return await conn.fetchval(
+            "SELECT version FROM assistants WHERE profile = $1 AND name = $2", profile, name
+        )
+
+
+async def upsert(db: Database, profile: str, spec: AssistantSpec) -> WriteResult:
+    """Create or update `spec.name` in `profile` to equal `spec`; idempotent."""
+    async with _connection(db) as conn, conn.transaction():
+        current = await _locked(conn, profile, spec.name)
+        created = False
+        if current is None:
+            # Two first applies may race: the loser finds the winner's row and updates it.
+            assistant_id = await conn.fetchval(
+                "INSERT INTO assistants (profile, name, model) VALUES ($1, $2, $3) "
+                "ON CONFLICT (profile, name) DO NOTHING RETURNING id",
+                profile,
+                spec.name,
+                spec.model,
+            )
+            created = assistant_id is not None
+            if not created:
+                current = await _locked(conn, profile, spec.name)
+        changes = spec_changes(current.spec if current else None, spec)
+        if current is not None and not changes:
+            return WriteResult(current, created=False)
+        if current is not None:
+            assistant_id = current.id
+        sub_ids = await _sub_assistant_ids(conn, profile, spec)
+        await conn.execute(
+            """
+            UPDATE assistants SET description = $2, model = $3, instructions = $4,
+                temperature = $5, top_p = $6, response_format = $7, metadata = $8,
+                version = CASE WHEN $9 THEN 1 ELSE version + 1 END, updated_at = now()
+            WHERE id = $1
+            """,
+            assistant_id,
+            spec.description,
+            spec.model,
+            spec.instructions,
+            spec.temperature,
+            spec.top_p,
+            _format_json(spec.response_format),
+            spec.metadata,
+            created,
+        )
+        await _write_tools(conn, profile, assistant_id, spec, sub_ids)
+        await _write_resources(conn, assistant_id, spec)
+        entry = await get_by_id(conn, assistant_id)
+        assert entry is not None
+        return WriteResult(entry, created=created, changes=changes)
+
+
+async def set_remote_id(db: Database, profile: str, name: str, remote_id: str | None) -> int:
+    """Record the remote v2 object of an assistant; returns the new version."""
+    async with _connection(db) as conn:
+        new_version = await conn.fetchval(
+            "UPDATE assistants SET remote_id = $3, version = version + 1, updated_at = now() "
+            "WHERE profile = $1 AND name = $2 AND remote_id IS DISTINCT FROM $3 "
+            "RETURNING version",
+            profile,
+            name,
+            remote_id,
+        )
+        if new_version is None:
+            current = await version(conn, profile, name)
+            if current is None:
+                raise RegistryError(f"no assistant {name!r} in profile {profile!r}")
+            return current
+        return new_version
+
+
+async def delete(db: Database, profile: str, name: str) -> int | None:
+    """Delete an assistant and its links, resources and user threads; returns the deleted
+    version (None: there was none). Refused while another assistant calls it as a tool."""
+    async with _connection(db) as conn, conn.transaction():
+        entry = await _locked(conn, profile, name)
+        if entry is None:
+            return None
+        callers = await conn.fetch(
+            """
+            SELECT DISTINCT a.name FROM tools t
+            JOIN assistant_tools l ON l.tool_id = t.id
+            JOIN assistants a ON a.id = l.assistant_id
+            WHERE t.sub_assistant_id = $1 AND a.id <> $1 ORDER BY a.name
+            """,
+            entry.id,
+        )
+        if callers:
+            names = ", ".join(row["name"] for row in callers)
+            raise RegistryError(f"{name!r} is a sub-assistant of {names}: change those first")
+        await conn.execute("DELETE FROM assistant_tools WHERE assistant_id = $1", entry.id)
+        await _drop_unlinked_tools(conn, profile)
+        await conn.execute("DELETE FROM assistants WHERE id = $1", entry.id)
+        return entry.version
+
+
+# --- user threads ---
+
+
+async def get_user_thread(db: Database, user_id: str, assistant_id: UUID) -> str | None:
+    """The thread (or conversation) id of this user with this assistant, marking it used."""
+    async with _connection(db) as conn:
+        return await conn.fetchval(
+            "UPDATE user_threads SET last_used_at = now() "
+            "WHERE user_id = $1 AND assistant_id = $2 RETURNING thread_id",
+            user_id,
+            assistant_id,
+        )
+
+
+async def set_user_thread(
+    db: Database, user_id: str, assistant_id: UUID, profile: str, thread_id: str
+) -> None:
+    """Make `thread_id` this user's thread with this assistant (a new one replaces the old)."""
+    async with _connection(db) as conn:
+        await conn.execute(
+            """
+            INSERT INTO user_threads (user_id, assistant_id, profile, thread_id)
+            VALUES ($1, $2, $3, $4)
+            ON CONFLICT (user_id, assistant_id) DO UPDATE
+            SET thread_id = EXCLUDED.thread_id, profile = EXCLUDED.profile,
+                updated_at = now(), last_used_at = now()
+            """,
+            user_id,
+            assistant_id,
+            profile,
+            thread_id,
+        )
+
+
+async def delete_user_thread(db: Database, user_id: str, assistant_id: UUID) -> bool:
+    """Forget this user's thread with this assistant (the next turn starts a new one)."""
+    async with _connection(db) as conn:
+        status = await conn.execute(
+            "DELETE FROM user_threads WHERE user_id = $1 AND assistant_id = $2",
+            user_id,
+            assistant_id,
+        )
+        return status != "DELETE 0"
+
+
+# --- internals ---
+
+
+async def _locked(conn: asyncpg.Connection, profile: str, name: str) -> RegistryEntry | None:
+    row = await conn.fetchrow(
+        f"SELECT {_ASSISTANT_COLUMNS} FROM assistants WHERE profile = $1 AND name = $2 FOR UPDATE",
+        profile,
+        name,
+    )
+    return (await _entries(conn, [row]))[0] if row else None
+
+
+async def _sub_assistant_ids(
+    conn: asyncpg.Connection, profile: str, spec: AssistantSpec
+) -> dict[str, UUID]:
+    wanted = spec.sub_assistant_names()
+    if not wanted:
+        return {}
+    rows = await conn.fetch(
+        "SELECT name, id FROM assistants WHERE profile = $1 AND name = ANY($2::text[])",
+        profile,
+        wanted,
+    )
+    found = {row["name"]: row["id"] for row in rows}
+    missing = [
+        (f"tools[{i}].assistant", f"no assistant {tool.assistant!r} in profile {profile!r}")
+        for i, tool in enumerate(spec.tools)
+        if isinstance(tool, SubAssistantTool) and tool.assistant not in found
+    ]
+    if missing:
+        raise SpecError(missing)
+    return found
+
+
+def _tool_row(tool: Any, sub_ids: dict[str, UUID]) -> dict[str, Any]:
+    plain = tool.model_dump(mode="json", by_alias=True, exclude_none=True)
+    kind = plain.pop("type")
+    sub_id = sub_ids[plain.pop("assistant")] if kind == "sub_assistant" else None
+    name = plain.pop("name", kind)
+    row = {
+        "kind": kind,
+        "name": name,
+        "description": plain.pop("description", None),
+        "parameters": plain.pop("parameters", None),
+        "strict": plain.pop("strict", None),
+        "options": plain or None,  # what is left: file_search's overrides
+        "sub_assistant_id": sub_id,
+    }
+    identity = {**row, "sub_assistant_id": str(sub_id) if sub_id else None}
+    row["digest"] = hashlib.sha256(json.dumps(identity).encode()).hexdigest()
+    return row
+
+
+async def _write_tools(
+    conn: asyncpg.Connection,
+    profile: str,
+    assistant_id: UUID,
+    spec: AssistantSpec,
+    sub_ids: dict[str, UUID],
+) -> None:
+    await conn.execute("DELETE FROM assistant_tools WHERE assistant_id = $1", assistant_id)
+    for position, tool in enumerate(spec.tools):
+        row = _tool_row(tool, sub_ids)
+        tool_id = await conn.fetchval(
+            """
+            INSERT INTO tools (profile, kind, name, description, parameters, strict, options,
+                               sub_assistant_id, digest)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            ON CONFLICT (profile, digest) DO UPDATE SET digest = EXCLUDED.digest
+            RETURNING id
+            """,
+            profile,
+            row["kind"],
+            row["name"],
+            row["description"],
+            row["parameters"],
+            row["strict"],
+            row["options"],
+            row["sub_assistant_id"],
+            row["digest"],
+        )
+        await conn.execute(
+            "INSERT INTO assistant_tools (assistant_id, tool_id, position) VALUES ($1, $2, $3)",
+            assistant_id,
+            tool_id,
+            position,
+        )
+    await _drop_unlinked_tools(conn, profile)
+
+
+async def _drop_unlinked_tools(conn: asyncpg.Connection, profile: str) -> None:
+    await conn.execute(
+        "DELETE FROM tools t WHERE profile = $1 "
+        "AND NOT EXISTS (SELECT 1 FROM assistant_tools l WHERE l.tool_id = t.id)",
+        profile,
+    )
+
+
+async def _write_resources(
+    conn: asyncpg.Connection, assistant_id: UUID, spec: AssistantSpec
+) -> None:
+    await conn.execute("DELETE FROM assistant_tool_resources WHERE assistant_id = $1", assistant_id)
+    resources = spec.tool_resources
+    rows: list[tuple[UUID, str, str, int]] = []
+    if resources and resources.file_search:
+        ids = resources.file_search.vector_store_ids
+        rows += [(assistant_id, "file_search", rid, i) for i, rid in enumerate(ids)]
+    if resources and resources.code_interpreter:
+        ids = resources.code_interpreter.file_ids
+        rows += [(assistant_id, "code_interpreter", rid, i) for i, rid in enumerate(ids)]
+    if rows:
+        await conn.executemany(
+            "INSERT INTO assistant_tool_resources (assistant_id, kind, resource_id, position) "
+            "VALUES ($1, $2, $3, $4)",
+            rows,
+        )
+
+
+def _format_json(value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    return value.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+async def _entries(conn: asyncpg.Connection, rows: list[asyncpg.Record]) -> list[RegistryEntry]:
+    if not rows:
+        return []
+    ids = [row["id"] for row in rows]
+    tools: dict[UUID, list[dict[str, Any]]] = {i: [] for i in ids}
+    for t in await conn.fetch(
+        """
+        SELECT l.assistant_id, t.kind, t.name, t.description, t.parameters, t.strict,
+               t.options, s.name AS sub_assistant
+        FROM assistant_tools l JOIN tools t ON t.id = l.tool_id
+        LEFT JOIN assistants s ON s.id = t.sub_assistant_id
+        WHERE l.assistant_id = ANY($1::uuid[]) ORDER BY l.assistant_id, l.position
+        """,
+        ids,
+    ):
+        tool: dict[str, Any] = {"type": t["kind"], **(t["options"] or {})}
+        if t["kind"] in ("function", "sub_assistant"):
+            tool["name"] = t["name"]
+        for key in ("description", "parameters", "strict"):
+            if t[key] is not None:
+                tool[key] = t[key]
+        if t["sub_assistant"] is not None:
+            tool["assistant"] = t["sub_assistant"]
+        tools[t["assistant_id"]].append(tool)
+    resources: dict[UUID, dict[str, dict[str, list[str]]]] = {i: {} for i in ids}
+    for r in await conn.fetch(
+        "SELECT assistant_id, kind, resource_id FROM assistant_tool_resources "
+        "WHERE assistant_id = ANY($1::uuid[]) ORDER BY assistant_id, kind, position",
+        ids,
+    ):
+        key = "vector_store_ids" if r["kind"] == "file_search" else "file_ids"
+        resources[r["assistant_id"]].setdefault(r["kind"], {key: []})[key].append(r["resource_id"])
+    entries = []
+    for row in rows:
+        data = {
+            "name": row["name"],
+            "model": row["model"],
+            "description": row["description"],
+            "instructions": row["instructions"],
+            "temperature": row["temperature"],
+            "top_p": row["top_p"],
+            "tools": tools[row["id"]],
+            "tool_resources": resources[row["id"]] or None,
+            "metadata": row["metadata"],
+        }
+        if row["response_format"] is not None:
+            data["response_format"] = row["response_format"]
+        entries.append(
+            RegistryEntry(
+                id=row["id"],
+                profile=row["profile"],
+                spec=parse_spec(data),
+                version=row["version"],
+                remote_id=row["remote_id"],
+                is_active=row["is_active"],
+                created_at=row["created_at"],
+                updated_at=row["updated_at"],
+            )
+        )
+    return entries

@@ -49,3 +49,18 @@ class RedisKeys:
 
     def sweeper_lock(self) -> str:
         return f"{self.prefix}:sweeper:lock"
+
+    # --- the assistant registry's config cache (worker/registry.py, store/registry_cache.py) ---
+
+    def assistant_config(self, profile: str, name: str) -> str:
+        """A cached assistant config (JSON, with a TTL): `ferry:registry:config:<profile>:<n>`."""
+        return f"{self.prefix}:registry:config:{profile}:{name}"
+
+    def assistant_version(self, profile: str, name: str) -> str:
+        """The registry version a cached config must carry to be served (`0`: deleted)."""
+        return f"{self.prefix}:registry:version:{profile}:{name}"
+
+    @property
+    def registry_channel(self) -> str:
+        """Pub/sub channel of registry writes: every worker drops its stale copy at once."""
+        return f"{self.prefix}:registry:changed"

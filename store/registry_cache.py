@@ -1,0 +1,120 @@
+"""The config cache's shared protocol: what a cached entry holds, and how a write announces itself.
+
+Producers (the CLI) and workers both write the registry, and every write must reach every
+worker's cache at once, so the write side lives here, importable by both:
+
+- `ferry:registry:config:<profile>:<name>` holds a `CachedConfig` (JSON) with a TTL;
+- `ferry:registry:version:<profile>:<name>` holds the version a cached entry must carry to
+  be served (`0` once deleted), so an entry filled from a read that lost a race with a write
+  is refused instead of living out its TTL;
+- each write publishes `{"profile", "name", "version"}` on `ferry:registry:changed`, and every
+  worker drops its in-process copy on receipt.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel
+from redis.asyncio import Redis
+
+from schemas.assistants import AssistantSpec
+from schemas.keys import RedisKeys
+from store import registry
+from store.registry import RegistryEntry
+
+DELETED_VERSION = 0
+# A deletion's tombstone outlives any cached copy it must refuse (cache TTLs are minutes).
+TOMBSTONE_TTL_S = 86_400
+
+
+class CachedConfig(BaseModel):
+    """What a worker needs of an assistant to run it, as cached."""
+
+    id: UUID
+    profile: str
+    version: int
+    remote_id: str | None
+    spec: AssistantSpec
+
+    @classmethod
+    def of(cls, entry: RegistryEntry) -> CachedConfig:
+        return cls(
+            id=entry.id,
+            profile=entry.profile,
+            version=entry.version,
+            remote_id=entry.remote_id,
+            spec=entry.spec,
+        )
+
+
+class RegistryChange(BaseModel):
+    """One registry write, as published on the channel."""
+
+    profile: str
+    name: str
+    version: int
+
+    @property
+    def deleted(self) -> bool:
+        return self.version == DELETED_VERSION
+
+
+async def announce(redis: Redis, keys: RedisKeys, profile: str, name: str, version: int) -> None:
+    """After a committed write: record the current version, drop the cached entry, publish."""
+    change = RegistryChange(profile=profile, name=name, version=version)
+    expiry: dict[str, Any] = {"ex": TOMBSTONE_TTL_S} if change.deleted else {}
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.set(keys.assistant_version(profile, name), str(version), **expiry)
+        pipe.delete(keys.assistant_config(profile, name))
+        pipe.publish(keys.registry_channel, change.model_dump_json())
+        await pipe.execute()
+
+
+def decode_cached(
+    raw: bytes | str | None, required_version: bytes | str | None
+) -> CachedConfig | None:
+    """A cached entry if it may be served: present and carrying the announced version."""
+    if raw is None:
+        return None
+    config = CachedConfig.model_validate(json.loads(raw))
+    if required_version is not None and int(required_version) != config.version:
+        return None
+    return config
+
+
+# --- the write paths: a registry write, then its announcement ---
+# A process that dies between the commit and the announcement leaves caches stale for at most
+# their TTL; the next write of that assistant announces again.
+
+
+async def write(
+    db: registry.Database, redis: Redis, keys: RedisKeys, profile: str, spec: AssistantSpec
+) -> registry.WriteResult:
+    """`registry.upsert`, announced when it changed anything."""
+    result = await registry.upsert(db, profile, spec)
+    if result.changed:
+        await announce(redis, keys, profile, spec.name, result.entry.version)
+    return result
+
+
+async def delete(
+    db: registry.Database, redis: Redis, keys: RedisKeys, profile: str, name: str
+) -> bool:
+    """`registry.delete`, announced; False when there was no such assistant."""
+    deleted = await registry.delete(db, profile, name)
+    if deleted is None:
+        return False
+    await announce(redis, keys, profile, name, DELETED_VERSION)
+    return True
+
+
+async def set_remote_id(
+    db: registry.Database, redis: Redis, keys: RedisKeys, profile: str, name: str, remote_id: str
+) -> int:
+    """`registry.set_remote_id`, announced (workers read the remote id from the cache)."""
+    new_version = await registry.set_remote_id(db, profile, name, remote_id)
+    await announce(redis, keys, profile, name, new_version)
+    return new_version

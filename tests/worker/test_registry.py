@@ -1,0 +1,141 @@
+"""The config cache: a running worker sees a registry edit on its very next job."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import pytest
+from arq.connections import ArqRedis
+from arq.worker import Worker, func
+
+from schemas.assistants import parse_spec
+from schemas.keys import RedisKeys
+from store import registry_cache
+from worker.registry import ConfigCache, UnknownAssistant
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 2.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not await check():  # noqa: ASYNC110 - polls another process's effect
+            await asyncio.sleep(0.005)
+
+
+@asynccontextmanager
+async def running_worker(
+    redis: ArqRedis, db: asyncpg.Pool, keys: RedisKeys
+) -> AsyncIterator[Callable[[str], Awaitable[Any]]]:
+    """A real arq worker whose one job reads an assistant's instructions through the cache."""
+
+    async def instructions(ctx: dict[str, Any], profile: str, name: str) -> str | None:
+        return (await ctx["configs"].get(profile, name)).spec.instructions
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        ctx["configs"] = ConfigCache(ctx["redis"], db, keys)
+        await ctx["configs"].start()
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        await ctx["configs"].aclose()
+
+    queue = f"{keys.prefix}:registry-test"
+    worker = Worker(
+        functions=[func(instructions, name="instructions")],
+        redis_pool=redis,
+        queue_name=queue,
+        on_startup=startup,
+        on_shutdown=shutdown,
+        poll_delay=0.01,
+        handle_signals=False,
+        keep_result=5,
+    )
+    serving = asyncio.create_task(worker.async_run())
+    count = 0
+
+    async def run(name: str) -> Any:
+        nonlocal count
+        count += 1
+        job = await redis.enqueue_job(
+            "instructions", "dst", name, _queue_name=queue, _job_id=f"{keys.prefix}:{count}"
+        )
+        assert job is not None
+        return await job.result(timeout=5, poll_delay=0.01)
+
+    try:
+        yield run
+    finally:
+        serving.cancel()
+        await asyncio.gather(serving, return_exceptions=True)
+        await worker.close()
+
+
+async def test_a_running_worker_uses_an_edit_on_its_very_next_job(
+    db: asyncpg.Pool, redis: ArqRedis, key_prefix: str
+) -> None:
+    keys = RedisKeys(prefix=key_prefix)
+    spec = parse_spec({"name": "trader", "model": "m", "instructions": "v1"})
+    await registry_cache.write(db, redis, keys, "dst", spec)
+    async with running_worker(redis, db, keys) as run:
+        assert await run("trader") == "v1"
+        # A change that bypasses the write path is not seen: the worker runs from its cache.
+        await db.execute("UPDATE assistants SET instructions = 'sneaked in'")
+        assert await run("trader") == "v1"
+        edited = spec.model_copy(update={"instructions": "v2"})
+        await registry_cache.write(db, redis, keys, "dst", edited)
+        assert await run("trader") == "v2"
+
+
+async def test_every_worker_drops_its_copy_at_once_and_deletes_are_seen(
+    db: asyncpg.Pool, redis: ArqRedis, key_prefix: str
+) -> None:
+    keys = RedisKeys(prefix=key_prefix)
+    spec = parse_spec({"name": "a", "model": "m", "instructions": "v1"})
+    await registry_cache.write(db, redis, keys, "dst", spec)
+    workers = [ConfigCache(redis, db, keys), ConfigCache(redis, db, keys)]
+    for cache in workers:
+        await cache.start()
+    try:
+        for cache in workers:
+            assert (await cache.get("dst", "a")).version == 1
+        await registry_cache.write(db, redis, keys, "dst", spec.model_copy(update={"model": "m2"}))
+        for cache in workers:
+
+            async def edited(cache: ConfigCache = cache) -> bool:
+                return (await cache.get("dst", "a")).spec.model == "m2"
+
+            await eventually(edited, timeout=0.5)
+        await registry_cache.delete(db, redis, keys, "dst", "a")
+        for cache in workers:
+
+            async def gone(cache: ConfigCache = cache) -> bool:
+                try:
+                    await cache.get("dst", "a")
+                except UnknownAssistant:
+                    return True
+                return False
+
+            await eventually(gone, timeout=0.5)
+    finally:
+        for cache in workers:
+            await cache.aclose()
+
+
+async def test_a_stale_fill_of_the_shared_cache_is_not_served(
+    db: asyncpg.Pool, redis: ArqRedis, key_prefix: str
+) -> None:
+    keys = RedisKeys(prefix=key_prefix)
+    spec = parse_spec({"name": "a", "model": "m", "instructions": "v1"})
+    await registry_cache.write(db, redis, keys, "dst", spec)
+    cache = ConfigCache(redis, db, keys)
+    stale = (await cache.get("dst", "a")).model_dump_json()
+    await registry_cache.write(
+        db, redis, keys, "dst", spec.model_copy(update={"instructions": "v2"})
+    )
+    # a reader that loaded v1 before the write stores it after the write's invalidation
+    await redis.set(keys.assistant_config("dst", "a"), stale)
+    fresh = ConfigCache(redis, db, keys)
+    assert (await fresh.get("dst", "a")).spec.instructions == "v2"
+    with pytest.raises(UnknownAssistant, match="'nope'"):
+        await fresh.get("dst", "nope")

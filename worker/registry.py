@@ -1,0 +1,118 @@
+"""Workers read assistant configs through here: in-process copy, then Redis, then Postgres.
+
+Seed 002's missing piece. Reads are read-through with a TTL at both levels; every registry
+write (`store.registry_cache.announce`) publishes the new version, and a listener task in each
+worker drops its stale in-process copy the moment the message arrives, so the next job runs
+the edited definition without a restart. If the listener loses its connection it clears the
+in-process copies when it reconnects, since it may have missed messages meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass
+
+import asyncpg
+import structlog
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from schemas.keys import RedisKeys
+from store import registry
+from store.registry_cache import CachedConfig, RegistryChange, decode_cached
+
+log = structlog.get_logger("ferry.registry")
+
+DEFAULT_TTL_S = 300
+
+
+class UnknownAssistant(LookupError):
+    """No assistant of that name in that profile's registry."""
+
+    def __init__(self, profile: str, name: str) -> None:
+        super().__init__(f"no assistant {name!r} in the registry of profile {profile!r}")
+        self.profile, self.name = profile, name
+
+
+@dataclass
+class _Local:
+    config: CachedConfig
+    expires_at: float
+
+
+class ConfigCache:
+    """One per worker process: `await start()` on start-up, `await aclose()` on shutdown."""
+
+    def __init__(
+        self, redis: Redis, db: asyncpg.Pool, keys: RedisKeys, *, ttl_s: int = DEFAULT_TTL_S
+    ) -> None:
+        self._redis, self._db, self._keys, self._ttl_s = redis, db, keys, ttl_s
+        self._local: dict[tuple[str, str], _Local] = {}
+        self._listener: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()
+
+    async def get(self, profile: str, name: str) -> CachedConfig:
+        """The current config of `name` in `profile`; `UnknownAssistant` if there is none."""
+        key = (profile, name)
+        local = self._local.get(key)
+        if local is not None and local.expires_at > time.monotonic():
+            return local.config
+        raw, required = await self._redis.mget(
+            self._keys.assistant_config(profile, name), self._keys.assistant_version(profile, name)
+        )
+        config = decode_cached(raw, required)
+        if config is None:
+            entry = await registry.get(self._db, profile, name)
+            if entry is None:
+                raise UnknownAssistant(profile, name)
+            config = CachedConfig.of(entry)
+            await self._redis.set(
+                self._keys.assistant_config(profile, name),
+                config.model_dump_json(),
+                ex=self._ttl_s,
+            )
+        self._local[key] = _Local(config, time.monotonic() + self._ttl_s)
+        return config
+
+    def drop(self, change: RegistryChange) -> None:
+        """Forget the in-process copy a change made stale."""
+        local = self._local.get((change.profile, change.name))
+        if local is not None and local.config.version != change.version:
+            del self._local[(change.profile, change.name)]
+
+    async def start(self) -> None:
+        """Start listening for registry changes; returns once subscribed."""
+        self._listener = asyncio.create_task(self._listen(), name="ferry-registry-listener")
+        waiting = asyncio.create_task(self._subscribed.wait())
+        done, _ = await asyncio.wait({waiting, self._listener}, return_when="FIRST_COMPLETED")
+        if self._listener in done:
+            waiting.cancel()
+            self._listener.result()  # raises what stopped it
+
+    async def aclose(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+            self._listener = None
+
+    async def _listen(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    await pubsub.subscribe(self._keys.registry_channel)
+                    # Messages sent while unsubscribed are lost: nothing local may be trusted.
+                    self._local.clear()
+                    self._subscribed.set()
+                    delay = 0.1
+                    async for message in pubsub.listen():
+                        if message["type"] == "message":
+                            self.drop(RegistryChange.model_validate_json(message["data"]))
+            except (RedisConnectionError, OSError) as error:
+                self._subscribed.clear()
+                log.warning("registry listener reconnecting", error=str(error), delay_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)

@@ -26,11 +26,21 @@ from sandbox.routes import (
     responses,
     runs,
     threads,
+    vector_store_files,
     vector_stores,
 )
 from sandbox.state import SandboxState
 
-V1_ROUTE_MODULES = (files, vector_stores, assistants, runs, threads, conversations, responses)
+V1_ROUTE_MODULES = (
+    files,
+    vector_stores,
+    vector_store_files,
+    assistants,
+    runs,
+    threads,
+    conversations,
+    responses,
+)
 
 # a path segment that is an object id (`file-…`, `vs_…`, `asst_…`): folded in the counters
 _ID_SEGMENT = re.compile(r"^[a-z]+[-_][A-Za-z0-9]{8,}$")

@@ -1,5 +1,294 @@
-"""Routes under /v1 (being built)."""
+"""Responses: create (plain input, `previous_response_id` or `conversation`; streamed or not),
+retrieve, delete, input items. The scripted model (sandbox/model.py) writes every answer.
+
+A response on a conversation holds the conversation's lock while it is being answered: for
+the project's `response_latency_seconds` (sandbox/model.py `set_timing`), or for as long as
+its stream is open. A second response meanwhile gets OpenAI's 400 `conversation_locked`.
+"""
 
 from __future__ import annotations
 
-routes: list = []
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from sandbox import assistant_tools, bodies, items, model, response_stream
+from sandbox.bodies import invalid_type
+from sandbox.errors import APIError, bad_request, not_found
+from sandbox.pagination import page
+from sandbox.routes import conversations
+from sandbox.state import Project, new_id, now
+
+KIND = "response"
+_FIELDS = (
+    "model", "input", "instructions", "tools", "tool_choice", "previous_response_id",
+    "conversation", "store", "stream", "stream_options", "metadata", "temperature", "top_p",
+    "parallel_tool_calls", "max_output_tokens", "max_tool_calls", "text", "reasoning",
+    "truncation", "user", "include", "background", "prompt_cache_key", "safety_identifier",
+    "service_tier", "top_logprobs", "prompt",
+)  # fmt: skip
+
+
+@dataclass
+class ResponseRecord:
+    """What the sandbox keeps to continue from a response: its input, in context, and output."""
+
+    context: list[dict[str, Any]]  # every item before this response's input
+    input: list[dict[str, Any]]
+
+
+def _tools(project: Project, value: Any) -> list[dict[str, Any]]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise invalid_type("tools", "an array", value)
+    shaped = []
+    for i, tool in enumerate(value):
+        param = f"tools[{i}]"
+        if not isinstance(tool, dict):
+            raise invalid_type(param, "an object", tool)
+        if tool.get("type") == "function":
+            if not isinstance(tool.get("name"), str):
+                raise bad_request(
+                    f"Missing required parameter: '{param}.name'.",
+                    param=f"{param}.name",
+                    code="missing_required_parameter",
+                )
+            shaped.append(
+                {
+                    "type": "function",
+                    "name": tool["name"],
+                    "description": tool.get("description"),
+                    "parameters": tool.get("parameters"),
+                    "strict": tool.get("strict", True),
+                }
+            )
+        elif tool.get("type") == "file_search":
+            store_ids = tool.get("vector_store_ids")
+            if not isinstance(store_ids, list):
+                raise bad_request(
+                    f"Missing required parameter: '{param}.vector_store_ids'.",
+                    param=f"{param}.vector_store_ids",
+                    code="missing_required_parameter",
+                )
+            for store_id in store_ids:
+                assistant_tools.require_vector_store(project, store_id, f"{param}.vector_store_ids")
+            shaped.append(dict(tool))
+        else:
+            shaped.append(dict(tool))  # other hosted tools are accepted and never used
+    return shaped
+
+
+def _conversation_id(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        value = value.get("id")
+    if not isinstance(value, str):
+        raise invalid_type("conversation", "a string or an object with an id", value)
+    return value
+
+
+def _context(project: Project, body: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+    """The items before this response's input, and the conversation it answers on, if any."""
+    previous_id = body.get("previous_response_id")
+    conversation_id = _conversation_id(body.get("conversation"))
+    if previous_id is not None and conversation_id is not None:
+        raise bad_request(
+            "Mutually exclusive parameters: Ensure you are only providing one of: "
+            "'previous_response_id' or 'conversation'.",
+            param="conversation",
+            code="mutually_exclusive_parameters",
+        )
+    if previous_id is not None:
+        record: ResponseRecord | None = project.private_of(KIND).get(previous_id)
+        if record is None or previous_id not in project.table(KIND):
+            raise bad_request(
+                f"Previous response with id '{previous_id}' not found.",
+                param="previous_response_id",
+                code="previous_response_not_found",
+            )
+        previous = project.table(KIND)[previous_id]
+        return [*record.context, *record.input, *previous["output"]], None
+    if conversation_id is not None:
+        state = conversations.state_of(project, conversation_id, param="conversation")
+        return list(state.items.values()), conversation_id
+    return [], None
+
+
+def _usage(turn: model.Turn) -> dict[str, Any]:
+    return {
+        "input_tokens": turn.input_tokens,
+        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+        "output_tokens": turn.output_tokens,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": turn.total_tokens,
+    }
+
+
+def _answer(project: Project, body: dict[str, Any], tools: list, context: list, new: list):
+    """The model's turn over context + input, as output items (and the turn itself)."""
+    functions = {t["name"] for t in tools if t["type"] == "function"}
+    if body.get("tool_choice") == "none":
+        functions = set()
+    turn = model.respond(
+        project,
+        instructions=body.get("instructions"),
+        transcript=items.transcript([*context, *new]),
+        functions=functions,
+    )
+    calls = turn.tool_calls
+    if calls and body.get("parallel_tool_calls") is False:
+        calls = calls[:1]
+    if calls:
+        return turn, [items.function_call(call) for call in calls]
+    if turn.error is not None:
+        return turn, []
+    return turn, [items.message("assistant", [items.output_text(turn.text or "")])]
+
+
+async def create(request: Request) -> Response:
+    project: Project = request.state.project
+    body = await bodies.json_body(request, allowed=_FIELDS)
+    model_name = bodies.required(body, "model")
+    if body.get("background"):
+        raise bad_request(
+            "The sandbox does not run responses in the background.", param="background"
+        )
+    instructions = bodies.optional_str(body, "instructions")
+    metadata = bodies.metadata(body) or {}
+    temperature = bodies.optional_number(body, "temperature", low=0, high=2, default=1.0)
+    top_p = bodies.optional_number(body, "top_p", low=0, high=1, default=1.0)
+    tools = _tools(project, body.get("tools"))
+    new = items.input_items(body.get("input") if body.get("input") is not None else [])
+    context, conversation_id = _context(project, body)
+    items.check_calls_answered(context, new)
+    response_id = new_id("resp_")
+    if conversation_id is not None:
+        conversations.lock(project, conversation_id, response_id)
+    try:
+        turn, output = _answer(project, body, tools, context, new)
+    except BaseException:
+        if conversation_id is not None:
+            conversations.unlock(project, conversation_id, response_id)
+        raise
+    failed = turn.error is not None
+    response = {
+        "id": response_id,
+        "object": "response",
+        "created_at": now(),
+        "status": "failed" if failed else "completed",
+        "completed_at": None if failed else time.time(),
+        "error": {"code": "server_error", "message": turn.error} if failed else None,
+        "incomplete_details": None,
+        "instructions": instructions,
+        "max_output_tokens": body.get("max_output_tokens"),
+        "model": model_name,
+        "output": output,
+        "parallel_tool_calls": body.get("parallel_tool_calls", True),
+        "previous_response_id": body.get("previous_response_id"),
+        "conversation": {"id": conversation_id} if conversation_id else None,
+        "reasoning": {"effort": None, "summary": None},
+        "store": body.get("store", True) is not False,
+        "temperature": temperature,
+        "text": body.get("text") or {"format": {"type": "text"}},
+        "tool_choice": body.get("tool_choice") or "auto",
+        "tools": tools,
+        "top_p": top_p,
+        "truncation": body.get("truncation") or "disabled",
+        "usage": _usage(turn),
+        "metadata": metadata,
+    }
+    if body.get("user") is not None:  # deprecated; the spec's `user` is never null
+        response["user"] = body["user"]
+    finish = _Finisher(project, response, ResponseRecord(context, new), conversation_id)
+    delay = model.settings_of(project).response_latency_seconds
+    if body.get("stream"):
+        return StreamingResponse(finish.stream(delay), media_type="text/event-stream")
+    try:
+        await asyncio.sleep(delay)
+    finally:
+        finish.release()
+    finish.commit()
+    if failed:
+        raise APIError(500, turn.error or "", type="server_error", code="server_error")
+    return JSONResponse(response)
+
+
+@dataclass
+class _Finisher:
+    """Ends one response: store it, extend its conversation, release the conversation."""
+
+    project: Project
+    response: dict[str, Any]
+    record: ResponseRecord
+    conversation_id: str | None
+
+    def release(self) -> None:
+        if self.conversation_id is not None:
+            conversations.unlock(self.project, self.conversation_id, self.response["id"])
+
+    def commit(self) -> None:
+        if self.response["store"]:
+            self.project.put(KIND, self.response)
+            self.project.private_of(KIND)[self.response["id"]] = self.record
+        if self.conversation_id is not None and self.response["status"] == "completed":
+            state = self.project.private_of(conversations.KIND).get(self.conversation_id)
+            if state is not None:
+                for item in [*self.record.input, *self.response["output"]]:
+                    state.items[item["id"]] = item
+
+    async def stream(self, delay: float) -> AsyncIterator[bytes]:
+        """The SSE stream; the conversation stays locked until its last event is sent."""
+        events = list(response_stream.events(self.response))
+        pause = delay / len(events)
+        try:
+            for event in events:
+                if event["type"] in ("response.completed", "response.failed"):
+                    self.commit()
+                yield response_stream.sse(event)
+                await asyncio.sleep(pause)
+        finally:
+            self.release()
+
+
+def _stored(project: Project, response_id: str) -> dict[str, Any]:
+    response = project.table(KIND).get(response_id)
+    if response is None:
+        raise not_found("response", response_id)
+    return response
+
+
+async def retrieve(request: Request) -> JSONResponse:
+    project: Project = request.state.project
+    return JSONResponse(_stored(project, request.path_params["response_id"]))
+
+
+async def delete(request: Request) -> JSONResponse:
+    project: Project = request.state.project
+    response = _stored(project, request.path_params["response_id"])
+    project.delete(KIND, response["id"])
+    return JSONResponse({"id": response["id"], "object": "response.deleted", "deleted": True})
+
+
+async def input_items(request: Request) -> JSONResponse:
+    project: Project = request.state.project
+    response = _stored(project, request.path_params["response_id"])
+    record: ResponseRecord = project.private_of(KIND)[response["id"]]
+    rank = {item["id"]: i for i, item in enumerate(record.input)}
+    listed = page(record.input, request.query_params, key=lambda item: rank[item["id"]])
+    return JSONResponse(listed)
+
+
+routes = [
+    Route("/responses", create, methods=["POST"]),
+    Route("/responses/{response_id}", retrieve, methods=["GET"]),
+    Route("/responses/{response_id}", delete, methods=["DELETE"]),
+    Route("/responses/{response_id}/input_items", input_items, methods=["GET"]),
+]

@@ -1,0 +1,62 @@
+"""`ferry`: the ops CLI.
+
+Programs that are not the producer's own (the worker, the sandbox, the doctor, which reads
+the worker's settings) are started by module path, as `arq` starts a worker, so this package
+never imports `worker/` or `sandbox/`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from producers.cli import db, jobs
+
+app = typer.Typer(
+    name="ferry",
+    help="Ferry: clone, patch and run OpenAI assistants through queued jobs.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+app.add_typer(db.app, name="db")
+app.add_typer(jobs.app, name="jobs")
+
+
+def _run_module(module: str, args: list[str]) -> None:
+    """Replace this process with `python -m module args…` (signals reach it directly)."""
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, "-m", module, *args])
+
+
+@app.command()
+def worker(
+    queue: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--queue", "-q", help="chat, clone or patch; repeat for several (default: all)"
+        ),
+    ] = None,
+    burst: Annotated[bool, typer.Option(help="Exit once the queues are empty.")] = False,
+) -> None:
+    """Run a worker for one or more queues until SIGTERM."""
+    args = [arg for name in queue or [] for arg in ("--queue", name)]
+    _run_module("worker", [*args, *(["--burst"] if burst else [])])
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def sandbox(ctx: typer.Context) -> None:
+    """Start the local OpenAI-compatible sandbox (options: `ferry sandbox --help`)."""
+    _run_module("sandbox", list(ctx.args))
+
+
+@app.command()
+def doctor() -> None:
+    """Check Redis, Postgres, migrations and every connection profile; non-zero on failure."""
+    _run_module("worker.doctor", [])
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,142 @@
+"""`python -m worker.doctor` (what `ferry doctor` runs): is everything a worker needs there?
+
+Checks Redis, Postgres, the migrations, and each connection profile's settings and
+reachability; prints a table; exits non-zero if anything failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from dataclasses import dataclass
+
+import openai
+from arq.connections import RedisSettings, create_pool
+from rich.console import Console
+from rich.table import Table
+
+from store.migrate import pending
+from store.pool import create_pool as create_db_pool
+from worker.openai.clients import openai_client
+from worker.settings import ApiStyle, Profile, Settings, SettingsError
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+async def check_redis(settings: Settings) -> Check:
+    try:
+        redis = await create_pool(RedisSettings.from_dsn(settings.redis_url), retry=0)
+        try:
+            info = await redis.info("server")
+        finally:
+            await redis.aclose()
+    except Exception as error:
+        return Check("redis", False, f"{settings.redis_url}: {error} (is REDIS_URL right?)")
+    return Check("redis", True, f"{settings.redis_url} (Redis {info.get('redis_version')})")
+
+
+async def check_postgres(settings: Settings) -> list[Check]:
+    where = _without_password(settings.database_url)
+    try:
+        pool = await create_db_pool(settings.database_url, schema=settings.database_schema)
+    except Exception as error:
+        return [Check("postgres", False, f"{where}: {error} (is DATABASE_URL right?)")]
+    try:
+        version = await pool.fetchval("SHOW server_version")
+        todo = await pending(pool)
+    finally:
+        await pool.close()
+    checks = [Check("postgres", True, f"{where} (PostgreSQL {version})")]
+    if todo:
+        names = ", ".join(f"{m.version:04d}_{m.name}" for m in todo)
+        checks.append(Check("migrations", False, f"pending: {names}; run `ferry db migrate`"))
+    else:
+        checks.append(Check("migrations", True, "up to date"))
+    return checks
+
+
+async def check_profile(profile: Profile, settings: Settings) -> Check:
+    name = f"profile {profile.name}"
+    where = f"{profile.base_url or 'api.openai.com'}, {profile.api_style.value} style"
+    client = openai_client(profile, timeout_s=min(settings.openai_timeout_s, 10))
+    started = time.perf_counter()
+    try:
+        if profile.api_style is ApiStyle.assistants:
+            await client.beta.assistants.list(limit=1)
+        else:
+            await client.files.list(limit=1)
+    except openai.AuthenticationError as error:
+        return Check(
+            name,
+            False,
+            f"{where}: key refused ({error.code or 401}); check {profile.env_prefix}API_KEY",
+        )
+    except openai.PermissionDeniedError as error:
+        return Check(
+            name,
+            False,
+            f"{where}: forbidden ({error.code}); check {profile.env_prefix}ORG_ID/PROJECT_ID",
+        )
+    except openai.APIConnectionError as error:
+        return Check(
+            name, False, f"{where}: unreachable ({error}); check {profile.env_prefix}BASE_URL"
+        )
+    except openai.APIStatusError as error:
+        return Check(name, False, f"{where}: HTTP {error.status_code} {error.code or ''}".rstrip())
+    finally:
+        await client.close()
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    return Check(name, True, f"{where}: reachable in {elapsed_ms:.0f} ms")
+
+
+async def run_checks(settings: Settings) -> list[Check]:
+    checks = [await check_redis(settings), *await check_postgres(settings)]
+    try:
+        profiles = settings.profiles
+    except SettingsError as error:
+        return [*checks, Check("profiles", False, str(error))]
+    if not profiles:
+        checks.append(
+            Check("profiles", False, "none defined: set OPENAI_<NAME>_API_KEY (see .env.example)")
+        )
+    checks += await asyncio.gather(*(check_profile(p, settings) for p in profiles.values()))
+    return checks
+
+
+def _without_password(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at:
+        return url
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}@{host}"
+
+
+def main() -> int:
+    console = Console()
+    try:
+        settings = Settings()
+    except ValueError as error:
+        console.print(f"[red]settings:[/red] {error}")
+        return 1
+    checks = asyncio.run(run_checks(settings))
+    table = Table(title="ferry doctor")
+    table.add_column("check")
+    table.add_column("status")
+    table.add_column("detail", overflow="fold")
+    for check in checks:
+        table.add_row(
+            check.name, "[green]ok[/green]" if check.ok else "[red]FAIL[/red]", check.detail
+        )
+    console.print(table)
+    return 0 if all(check.ok for check in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

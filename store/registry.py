@@ -193,6 +193,26 @@ async def set_remote_id(db: Database, profile: str, name: str, remote_id: str | 
         return new_version
 
 
+async def rename(db: Database, profile: str, name: str, new_name: str) -> int:
+    """Give an assistant a new name in its profile; returns the new version."""
+    async with _connection(db) as conn:
+        try:
+            new_version = await conn.fetchval(
+                "UPDATE assistants SET name = $3, version = version + 1, updated_at = now() "
+                "WHERE profile = $1 AND name = $2 RETURNING version",
+                profile,
+                name,
+                new_name,
+            )
+        except asyncpg.UniqueViolationError:
+            raise SpecError(
+                [("name", f"profile {profile!r} already has an assistant {new_name!r}")]
+            ) from None
+        if new_version is None:
+            raise RegistryError(f"no assistant {name!r} in profile {profile!r}")
+        return new_version
+
+
 async def delete(db: Database, profile: str, name: str) -> int | None:
     """Delete an assistant and its links, resources and user threads; returns the deleted
     version (None: there was none). Refused while another assistant calls it as a tool."""

@@ -1,0 +1,72 @@
+"""The `assistants` style: definitions are remote v2 objects, reached via `client.beta.assistants`.
+
+For compatible servers, archives and the seeds' world; OpenAI itself answers 404 since the
+Assistants API shut down (2026-08-26). v2 has no metadata filter, so `find_by_metadata`
+lists everything and filters here.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import openai
+from openai import AsyncOpenAI
+from openai.types.beta import Assistant
+
+from schemas.assistants import AssistantSpec
+from worker.backends.port import RemoteAssistant
+
+MAX_PAGE_SIZE = 100  # the API's upper bound for `limit`
+# The SDK marks `beta.assistants` deprecated at every call; speaking v2 is this module's job.
+warnings.filterwarnings("ignore", category=DeprecationWarning, module=__name__)
+
+
+class AssistantsV2Backend:
+    """Assistant definitions as remote v2 objects of one profile."""
+
+    style = "assistants"
+
+    def __init__(self, client: AsyncOpenAI, *, page_size: int = MAX_PAGE_SIZE) -> None:
+        self._assistants = client.beta.assistants
+        self._page_size = min(page_size, MAX_PAGE_SIZE)
+
+    async def list_all(self) -> list[RemoteAssistant]:
+        """Every assistant, following `after` cursors until `has_more` is false."""
+        found: list[RemoteAssistant] = []
+        after: str | openai.Omit = openai.omit
+        while True:
+            page = await self._assistants.list(limit=self._page_size, order="asc", after=after)
+            found.extend(_remote(obj) for obj in page.data)
+            if not page.has_more or not page.data:
+                return found
+            after = page.data[-1].id
+
+    async def get(self, assistant_id: str) -> RemoteAssistant | None:
+        try:
+            return _remote(await self._assistants.retrieve(assistant_id))
+        except openai.NotFoundError:
+            return None
+
+    async def create(self, spec: AssistantSpec) -> RemoteAssistant:
+        return _remote(await self._assistants.create(**spec.to_v2_create()))
+
+    async def update(self, assistant_id: str, spec: AssistantSpec) -> RemoteAssistant:
+        return _remote(await self._assistants.update(assistant_id, **spec.to_v2_update()))
+
+    async def delete(self, assistant_id: str) -> bool:
+        try:
+            return (await self._assistants.delete(assistant_id)).deleted
+        except openai.NotFoundError:
+            return False
+
+    async def find_by_metadata(self, key: str, value: str) -> list[RemoteAssistant]:
+        return [a for a in await self.list_all() if a.spec.metadata.get(key) == value]
+
+
+def _remote(obj: Assistant) -> RemoteAssistant:
+    data: dict[str, Any] = obj.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    # The registry keys assistants by name; an unnamed remote one is known by its id.
+    if not data.get("name"):
+        data["name"] = obj.id
+    return RemoteAssistant(id=obj.id, spec=AssistantSpec.from_v2(data), created_at=obj.created_at)

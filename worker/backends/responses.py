@@ -1,0 +1,132 @@
+"""The `responses` style: Ferry's registry holds the definition; the remote holds the knowledge.
+
+Today's OpenAI has no assistant object (runs are `responses.create(instructions=…, tools=…)`),
+so the registry is the source of truth. Ids are registry ids. Before a definition is written,
+the vector stores and files it names are looked up in the profile's project, so a definition
+never points at knowledge that is not there.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import asyncpg
+import openai
+from openai import AsyncOpenAI
+from redis.asyncio import Redis
+
+from schemas.assistants import AssistantSpec, SpecError
+from schemas.keys import RedisKeys
+from store import registry, registry_cache
+from store.registry import RegistryEntry
+from worker.backends.port import RemoteAssistant
+
+
+class ResponsesBackend:
+    """Assistant definitions of one profile, kept in the registry."""
+
+    style = "responses"
+
+    def __init__(
+        self, profile: str, client: AsyncOpenAI, db: asyncpg.Pool, redis: Redis, keys: RedisKeys
+    ) -> None:
+        self._profile, self._client, self._db, self._redis, self._keys = (
+            profile,
+            client,
+            db,
+            redis,
+            keys,
+        )
+
+    async def list_all(self) -> list[RemoteAssistant]:
+        entries = await registry.list_entries(self._db, self._profile)
+        return [_remote(e) for e in sorted(entries, key=lambda e: (e.created_at, e.name))]
+
+    async def get(self, assistant_id: str) -> RemoteAssistant | None:
+        entry = await self._entry(assistant_id)
+        return _remote(entry) if entry else None
+
+    async def create(self, spec: AssistantSpec) -> RemoteAssistant:
+        if await registry.get(self._db, self._profile, spec.name) is not None:
+            raise SpecError(
+                [("name", f"profile {self._profile!r} already has an assistant {spec.name!r}")]
+            )
+        await self._check_knowledge(spec)
+        result = await registry_cache.write(self._db, self._redis, self._keys, self._profile, spec)
+        return _remote(result.entry)
+
+    async def update(self, assistant_id: str, spec: AssistantSpec) -> RemoteAssistant:
+        entry = await self._entry(assistant_id)
+        if entry is None:
+            raise registry.RegistryError(
+                f"no assistant {assistant_id} in profile {self._profile!r}"
+            )
+        await self._check_knowledge(spec)
+        if entry.name != spec.name:
+            await registry.rename(self._db, self._profile, entry.name, spec.name)
+            await registry_cache.announce(
+                self._redis, self._keys, self._profile, entry.name, registry_cache.DELETED_VERSION
+            )
+        result = await registry_cache.write(self._db, self._redis, self._keys, self._profile, spec)
+        if not result.changed and entry.name != spec.name:
+            await registry_cache.announce(
+                self._redis, self._keys, self._profile, spec.name, result.entry.version
+            )
+        return _remote(result.entry)
+
+    async def delete(self, assistant_id: str) -> bool:
+        entry = await self._entry(assistant_id)
+        if entry is None:
+            return False
+        return await registry_cache.delete(
+            self._db, self._redis, self._keys, self._profile, entry.name
+        )
+
+    async def find_by_metadata(self, key: str, value: str) -> list[RemoteAssistant]:
+        entries = await registry.find_by_metadata(self._db, self._profile, key, value)
+        return [_remote(e) for e in sorted(entries, key=lambda e: (e.created_at, e.name))]
+
+    async def _entry(self, assistant_id: str) -> RegistryEntry | None:
+        try:
+            uuid = UUID(assistant_id)
+        except ValueError:
+            return None
+        entry = await registry.get_by_id(self._db, uuid)
+        return entry if entry is not None and entry.profile == self._profile else None
+
+    async def _check_knowledge(self, spec: AssistantSpec) -> None:
+        """Refuse ids of vector stores and files the profile's project does not have."""
+        resources = spec.tool_resources
+        if resources is None:
+            return
+        missing: list[tuple[str, str]] = []
+        if resources.file_search:
+            for i, store_id in enumerate(resources.file_search.vector_store_ids):
+                try:
+                    await self._client.vector_stores.retrieve(store_id)
+                except openai.NotFoundError:
+                    missing.append(
+                        (
+                            f"tool_resources.file_search.vector_store_ids[{i}]",
+                            f"no vector store {store_id!r} in profile {self._profile!r}",
+                        )
+                    )
+        if resources.code_interpreter:
+            for i, file_id in enumerate(resources.code_interpreter.file_ids):
+                try:
+                    await self._client.files.retrieve(file_id)
+                except openai.NotFoundError:
+                    missing.append(
+                        (
+                            f"tool_resources.code_interpreter.file_ids[{i}]",
+                            f"no file {file_id!r} in profile {self._profile!r}",
+                        )
+                    )
+        if missing:
+            raise SpecError(missing)
+
+
+def _remote(entry: RegistryEntry) -> RemoteAssistant:
+    return RemoteAssistant(
+        id=str(entry.id), spec=entry.spec, created_at=int(entry.created_at.timestamp())
+    )

@@ -8,7 +8,8 @@ from typing import Any
 from starlette.requests import Request
 
 from sandbox.bodies import array_too_long, invalid_type, string_too_long
-from sandbox.errors import APIError, bad_request
+from sandbox.errors import bad_request
+from sandbox.routes import files, vector_stores
 from sandbox.state import Project
 
 MAX_TOOLS = 128
@@ -124,7 +125,7 @@ def tool_resources(project: Project, value: Any, *, param: str = "tool_resources
                 f"{param}.code_interpreter.file_ids", MAX_CODE_INTERPRETER_FILES, len(file_ids)
             )
         for file_id in file_ids:
-            _require_file(project, file_id, f"{param}.code_interpreter.file_ids")
+            files.require_file(project, file_id, param=f"{param}.code_interpreter.file_ids")
         shaped["code_interpreter"] = {"file_ids": file_ids}
     if (search := value.get("file_search")) is not None:
         store_ids = _id_list(
@@ -136,6 +137,30 @@ def tool_resources(project: Project, value: Any, *, param: str = "tool_resources
             )
         for store_id in store_ids:
             require_vector_store(project, store_id, f"{param}.file_search.vector_store_ids")
+        helpers = search.get("vector_stores") or []
+        if not isinstance(helpers, list):
+            raise invalid_type(f"{param}.file_search.vector_stores", "an array", helpers)
+        if len(store_ids) + len(helpers) > MAX_VECTOR_STORES:
+            raise array_too_long(
+                f"{param}.file_search.vector_store_ids",
+                MAX_VECTOR_STORES,
+                len(store_ids) + len(helpers),
+            )
+        for i, helper in enumerate(helpers):
+            # The `vector_stores` helper makes a store from files, as OpenAI does.
+            where = f"{param}.file_search.vector_stores[{i}]"
+            if not isinstance(helper, dict):
+                raise invalid_type(where, "an object", helper)
+            file_ids = _id_list(helper.get("file_ids"), f"{where}.file_ids")
+            for file_id in file_ids:
+                files.require_file(project, file_id, param=f"{where}.file_ids")
+            store = vector_stores.create_store(
+                project,
+                file_ids=file_ids,
+                strategy=helper.get("chunking_strategy"),
+                meta=helper.get("metadata"),
+            )
+            store_ids.append(store["id"])
         shaped["file_search"] = {"vector_store_ids": store_ids}
     return shaped
 
@@ -148,29 +173,6 @@ def _id_list(value: Any, param: str) -> list[str]:
     return list(value)
 
 
-def _require_file(project: Project, file_id: str, param: str) -> None:
-    try:
-        from sandbox.routes.files import require_file
-    except ImportError:  # the Files half not landed yet: same check, by hand
-        if file_id not in project.objects.get("file", {}):
-            raise APIError(
-                400, f"No file found with id '{file_id}'.", param=param, code="invalid_value"
-            ) from None
-        return
-    require_file(project, file_id, param=param)
-
-
 def require_vector_store(project: Project, store_id: str, param: str) -> None:
-    """400-level refusal of a vector store id the project does not own (param named)."""
-    try:
-        from sandbox.routes.vector_stores import require_vector_store as require
-    except ImportError:  # the Vector stores half not landed yet: same check, by hand
-        if store_id not in project.objects.get("vector_store", {}):
-            raise APIError(
-                400,
-                f"No vector store found with id '{store_id}'.",
-                param=param,
-                code="invalid_value",
-            ) from None
-        return
-    require(project, store_id, param=param)
+    """OpenAI's 400 for a vector store id, referenced from a body, the project lacks."""
+    vector_stores.require_vector_store(project, store_id, param=param)

@@ -55,9 +55,12 @@ def _item(item: Any, param: str) -> dict[str, Any]:
             "output": output,
             "status": "completed",
         }
+    if kind == "file_search_call":
+        # An earlier output replayed as input: kept as it was, for the transcript to skip.
+        return {"status": "completed", "queries": [], "results": None, **item, "id": new_id("fs_")}
     raise bad_request(
         f"Invalid value: '{kind}'. The sandbox supports input items of type 'message', "
-        "'function_call' and 'function_call_output'.",
+        "'function_call', 'function_call_output' and 'file_search_call'.",
         param=f"{param}.type",
         code="invalid_value",
     )

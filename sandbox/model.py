@@ -13,6 +13,7 @@ import json
 import math
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,8 @@ DEFAULT_RESPONSE_LATENCY_SECONDS = 0.0
 
 _CALL_LINE = re.compile(r"^\s*call\s+([A-Za-z0-9_-]{1,64})\s*(.*?)\s*$")
 _FAIL_LINE = re.compile(r"^\s*fail(?:\s+(.*?))?\s*$")
+_SEARCH_LINE = re.compile(r"^\s*search\s+(.+?)\s*$")
+_SNIPPET_CHARS = 80
 
 
 @dataclass(frozen=True)
@@ -36,12 +39,36 @@ class ToolCall:
 
 
 @dataclass(frozen=True)
+class SearchHit:
+    """One chunk file_search found."""
+
+    file_id: str
+    filename: str
+    text: str
+    score: float
+    attributes: dict[str, Any] | None = None
+
+
+# file_search as the caller provides it: a query in, the best chunks of its vector stores out
+Searcher = Callable[[str], list[SearchHit]]
+
+
+@dataclass(frozen=True)
+class Search:
+    """One file_search the model ran before answering."""
+
+    query: str
+    hits: tuple[SearchHit, ...]
+
+
+@dataclass(frozen=True)
 class Turn:
     """What the model does on one turn: call tools, answer with text, or fail."""
 
     text: str | None = None
     tool_calls: tuple[ToolCall, ...] = ()
     error: str | None = None
+    searches: tuple[Search, ...] = ()
     input_tokens: int = 0
     output_tokens: int = 0
 
@@ -154,15 +181,17 @@ def respond(
     instructions: str | None,
     transcript: list[Entry],
     functions: set[str],
+    search: Searcher | None = None,
 ) -> Turn:
-    """The model's next turn over `transcript`, given the names of its function tools."""
+    """The model's next turn over `transcript`, given its function tools and file_search."""
     input_tokens = count_tokens(instructions or "") + sum(
         count_tokens(e.text) + count_tokens(e.name or "") for e in transcript
     )
     settings = settings_of(project)
-    turn = (
-        settings.queue.pop(0) if settings.queue else _scripted(instructions, transcript, functions)
-    )
+    if settings.queue:
+        turn = settings.queue.pop(0)
+    else:
+        turn = _scripted(instructions, transcript, functions, search)
     output_tokens = count_tokens(turn.text or "") + sum(
         count_tokens(c.name) + count_tokens(c.arguments) for c in turn.tool_calls
     )
@@ -170,12 +199,18 @@ def respond(
         text=turn.text,
         tool_calls=turn.tool_calls,
         error=turn.error,
+        searches=turn.searches,
         input_tokens=input_tokens,
         output_tokens=output_tokens,
     )
 
 
-def _scripted(instructions: str | None, transcript: list[Entry], functions: set[str]) -> Turn:
+def _scripted(
+    instructions: str | None,
+    transcript: list[Entry],
+    functions: set[str],
+    search: Searcher | None,
+) -> Turn:
     tag = instructions_tag(instructions)
     last_user = max((i for i, e in enumerate(transcript) if e.kind == "user"), default=-1)
     since_user = transcript[last_user + 1 :]
@@ -190,6 +225,9 @@ def _scripted(instructions: str | None, transcript: list[Entry], functions: set[
     for line in lines:
         if fail := _FAIL_LINE.match(line):
             return Turn(error=fail.group(1) or "The scripted model was told to fail.")
+    for line in lines:
+        if found := _SEARCH_LINE.match(line):
+            return _searched(tag, found.group(1), search)
     calls: list[ToolCall] = []
     for line in lines:
         match = _CALL_LINE.match(line)
@@ -207,3 +245,14 @@ def _scripted(instructions: str | None, transcript: list[Entry], functions: set[
     if calls:
         return Turn(tool_calls=tuple(calls))
     return Turn(text=f"[{tag}] You said: {user_text}")
+
+
+def _searched(tag: str, query: str, search: Searcher | None) -> Turn:
+    if search is None:
+        return Turn(text=f"[{tag}] I cannot search: file_search is not one of my tools.")
+    hits = tuple(search(query))
+    done = (Search(query, hits),)
+    if not hits:
+        return Turn(text=f"[{tag}] Found nothing for '{query}'.", searches=done)
+    shown = "; ".join(f"{h.filename}: {' '.join(h.text.split())[:_SNIPPET_CHARS]}" for h in hits)
+    return Turn(text=f"[{tag}] Found for '{query}': {shown}", searches=done)

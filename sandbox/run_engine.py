@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox import messages, model
+from sandbox import file_search, messages, model
 from sandbox.assistant_tools import function_names
 from sandbox.errors import bad_request
 from sandbox.model import Entry, Turn
@@ -55,12 +55,30 @@ def start(project: Project, run: dict[str, Any], transcript: list[Entry]) -> dic
     return project.put(KIND, run)
 
 
+def _searcher(project: Project, run: dict[str, Any]) -> model.Searcher | None:
+    """file_search over the assistant's and the thread's stores, if the run has the tool."""
+    tool = next((t for t in run["tools"] if t["type"] == "file_search"), None)
+    if tool is None:
+        return None
+    store_ids: list[str] = []
+    for kind, object_id in (("assistant", run["assistant_id"]), ("thread", run["thread_id"])):
+        owner = project.table(kind).get(object_id) or {}
+        resources = owner.get("tool_resources") or {}
+        store_ids += resources.get("file_search", {}).get("vector_store_ids", [])
+    limit = tool.get("file_search", {}).get("max_num_results") or file_search.DEFAULT_MAX_RESULTS
+    return file_search.searcher(project, store_ids, max_results=limit)
+
+
 def _decide(project: Project, run: dict[str, Any], transcript: list[Entry]) -> Turn:
     functions = function_names(run["tools"])
     if run.get("tool_choice") == "none":
         functions = set()
     turn = model.respond(
-        project, instructions=run["instructions"], transcript=transcript, functions=functions
+        project,
+        instructions=run["instructions"],
+        transcript=transcript,
+        functions=functions,
+        search=_searcher(project, run),
     )
     if turn.tool_calls and run.get("parallel_tool_calls") is False:
         turn = Turn(

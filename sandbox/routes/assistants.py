@@ -61,10 +61,6 @@ def _apply(project: Project, assistant: dict[str, Any], body: dict[str, Any]) ->
             assistant[name] = bodies.optional_str(body, name, max_chars=limit)
     if "tools" in body:
         assistant["tools"] = assistant_tools.tools(body["tools"])
-    if "tool_resources" in body:
-        assistant["tool_resources"] = assistant_tools.tool_resources(
-            project, body["tool_resources"]
-        )
     if "metadata" in body:
         assistant["metadata"] = bodies.metadata(body) or {}
     if "temperature" in body:
@@ -76,6 +72,11 @@ def _apply(project: Project, assistant: dict[str, Any], body: dict[str, Any]) ->
     if "response_format" in body:
         assistant["response_format"] = _response_format(body["response_format"])
     # `reasoning_effort` is accepted but not echoed: AssistantObject has no such field.
+    if "tool_resources" in body:
+        # Last: the `vector_stores` helper creates a store, so every other check comes first.
+        assistant["tool_resources"] = assistant_tools.tool_resources(
+            project, body["tool_resources"]
+        )
 
 
 async def create(request: Request) -> JSONResponse:

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from sandbox import assistant_tools, bodies, items, model, response_stream
+from sandbox import assistant_tools, bodies, file_search, items, model, response_stream
 from sandbox.bodies import invalid_type
 from sandbox.errors import APIError, bad_request, not_found
 from sandbox.pagination import page
@@ -137,11 +137,18 @@ def _answer(project: Project, body: dict[str, Any], tools: list, context: list, 
     functions = {t["name"] for t in tools if t["type"] == "function"}
     if body.get("tool_choice") == "none":
         functions = set()
+    searches = [t for t in tools if t["type"] == "file_search"]
+    search = None
+    if searches:
+        store_ids = [s for t in searches for s in t["vector_store_ids"]]
+        limit = searches[0].get("max_num_results") or file_search.DEFAULT_MAX_RESULTS
+        search = file_search.searcher(project, store_ids, max_results=limit)
     turn = model.respond(
         project,
         instructions=body.get("instructions"),
         transcript=items.transcript([*context, *new]),
         functions=functions,
+        search=search,
     )
     calls = turn.tool_calls
     if calls and body.get("parallel_tool_calls") is False:
@@ -150,7 +157,9 @@ def _answer(project: Project, body: dict[str, Any], tools: list, context: list, 
         return turn, [items.function_call(call) for call in calls]
     if turn.error is not None:
         return turn, []
-    return turn, [items.message("assistant", [items.output_text(turn.text or "")])]
+    with_results = "file_search_call.results" in (body.get("include") or [])
+    searched = [file_search.call_item(s, with_results=with_results) for s in turn.searches]
+    return turn, [*searched, items.message("assistant", [items.output_text(turn.text or "")])]
 
 
 async def create(request: Request) -> Response:

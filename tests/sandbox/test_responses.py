@@ -218,3 +218,30 @@ async def test_a_fail_line_fails_the_response(sandbox_project) -> None:
     events = [event async for event in stream]
     assert events[-1].type == "response.failed"
     assert events[-1].response.error.message == "out of cheese"
+
+
+async def _store_with(client, sandbox_project, text: bytes) -> str:
+    sandbox_project.project.ingestion_seconds = 0
+    uploaded = await client.files.create(file=("prices.txt", text), purpose="assistants")
+    store = await client.vector_stores.create(name="kb", file_ids=[uploaded.id])
+    return store.id
+
+
+async def test_file_search_finds_chunks_of_the_given_store(sandbox_project) -> None:
+    client = sandbox_project.client()
+    store_id = await _store_with(client, sandbox_project, b"The price of tea is four coins.")
+    raw = await client.responses.with_raw_response.create(
+        model="gpt-4o",
+        input="search price of tea",
+        tools=[{"type": "file_search", "vector_store_ids": [store_id]}],
+        include=["file_search_call.results"],
+    )
+    body = json.loads(raw.text)
+    assert_matches("Response", body)
+    search_call, message = raw.parse().output
+    assert search_call.type == "file_search_call" and search_call.queries == ["price of tea"]
+    assert search_call.results[0].filename == "prices.txt"
+    assert "prices.txt: The price of tea is four coins." in message.content[0].text
+    # Without the tool the model says it cannot search.
+    plain = await client.responses.create(model="gpt-4o", input="search price of tea")
+    assert "cannot search" in plain.output_text

@@ -224,3 +224,34 @@ async def test_unknown_assistant_and_unknown_function(sandbox_project) -> None:
     # A function the assistant lacks is not called: the model says so and the run completes.
     assert run.status == "completed"
     assert "cannot call get_weather" in await _reply(client, thread.id, run.id)
+
+
+async def test_file_search_reads_the_assistants_and_the_threads_stores(sandbox_project) -> None:
+    client = sandbox_project.client()
+    sandbox_project.project.ingestion_seconds = 0
+    tea = await client.files.create(
+        file=("tea.txt", b"Tea costs four coins."), purpose="assistants"
+    )
+    cake = await client.files.create(
+        file=("cake.txt", b"Cake costs nine coins."), purpose="assistants"
+    )
+    # The `vector_stores` helper makes the assistant's store from files.
+    assistant = await client.beta.assistants.create(
+        model="gpt-4o",
+        tools=[{"type": "file_search"}],
+        tool_resources={"file_search": {"vector_stores": [{"file_ids": [tea.id]}]}},
+    )
+    (store_id,) = assistant.tool_resources.file_search.vector_store_ids
+    assert (await client.vector_stores.retrieve(store_id)).file_counts.total == 1
+    thread_store = await client.vector_stores.create(file_ids=[cake.id])
+    thread = await client.beta.threads.create(
+        messages=[{"role": "user", "content": "search costs coins"}],
+        tool_resources={"file_search": {"vector_store_ids": [thread_store.id]}},
+    )
+    run = await asyncio.wait_for(
+        client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id),
+        DEADLINE,
+    )
+    reply = await _reply(client, thread.id, run.id)
+    assert "tea.txt: Tea costs four coins." in reply
+    assert "cake.txt: Cake costs nine coins." in reply

@@ -55,6 +55,8 @@ class ImportBatch:
     specs: list[AssistantSpec]
     # For a raw dump, the dead API's `asst_…` id of each spec (same order).
     source_ids: list[str | None] = field(default_factory=list)
+    # Where each spec sits in the file (`assistants[3]`), for error paths.
+    labels: list[str] = field(default_factory=list)
 
 
 def read_import(data: Any) -> ImportBatch:
@@ -96,7 +98,8 @@ def read_import(data: Any) -> ImportBatch:
     problems.extend(_duplicate_names(specs, prefix, indexes))
     if problems:
         raise SpecError(problems)
-    return ImportBatch("assistants_api_dump", None, specs, source_ids)
+    labels = [f"{prefix}[{i}]" for i in indexes]
+    return ImportBatch("assistants_api_dump", None, specs, source_ids, labels)
 
 
 def _read_snapshot(data: dict[str, Any]) -> ImportBatch:
@@ -121,7 +124,8 @@ def _read_snapshot(data: dict[str, Any]) -> ImportBatch:
     problems.extend(_duplicate_names(specs, "assistants", indexes))
     if problems:
         raise SpecError(problems)
-    return ImportBatch("snapshot", data["profile"], specs, [None] * len(specs))
+    labels = [f"assistants[{i}]" for i in indexes]
+    return ImportBatch("snapshot", data["profile"], specs, [None] * len(specs), labels)
 
 
 def _duplicate_names(

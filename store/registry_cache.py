@@ -17,10 +17,11 @@ import json
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from schemas.assistants import AssistantSpec
+from schemas.assistants import AssistantSpec, SpecError
 from schemas.keys import RedisKeys
 from store import registry
 from store.registry import RegistryEntry
@@ -98,6 +99,61 @@ async def write(
     if result.changed:
         await announce(redis, keys, profile, spec.name, result.entry.version)
     return result
+
+
+async def write_many(
+    db: asyncpg.Pool,
+    redis: Redis,
+    keys: RedisKeys,
+    profile: str,
+    specs: list[AssistantSpec],
+    *,
+    labels: list[str] | None = None,
+) -> list[registry.WriteResult]:
+    """Upsert every spec in one transaction (all or nothing), then announce the changed ones.
+
+    Specs are written callees first, so a file may define an assistant and the assistants
+    that call it as a sub-assistant in any order. Results come back in the given order.
+    `labels` prefix the field paths of a refusal (where each spec sits in its file).
+    """
+    order = _callees_first(specs)
+    label = dict(zip((s.name for s in specs), labels or [""] * len(specs), strict=True))
+    results: dict[str, registry.WriteResult] = {}
+    async with db.acquire() as conn, conn.transaction():
+        for spec in order:
+            try:
+                results[spec.name] = await registry.upsert(conn, profile, spec)
+            except SpecError as error:
+                where = label[spec.name]
+                raise SpecError(
+                    [(f"{where}.{p}" if where else p, m) for p, m in error.problems]
+                ) from None
+    for spec in order:
+        if results[spec.name].changed:
+            await announce(redis, keys, profile, spec.name, results[spec.name].entry.version)
+    return [results[spec.name] for spec in specs]
+
+
+def _callees_first(specs: list[AssistantSpec]) -> list[AssistantSpec]:
+    by_name = {spec.name: spec for spec in specs}
+    done: dict[str, AssistantSpec] = {}
+    visiting: set[str] = set()
+
+    def visit(spec: AssistantSpec) -> None:
+        if spec.name in done:
+            return
+        if spec.name in visiting:
+            raise SpecError([(f"{spec.name}.tools", "sub-assistants call each other in a cycle")])
+        visiting.add(spec.name)
+        for callee in spec.sub_assistant_names():
+            if callee in by_name and callee != spec.name:
+                visit(by_name[callee])
+        visiting.discard(spec.name)
+        done[spec.name] = spec
+
+    for spec in specs:
+        visit(spec)
+    return list(done.values())
 
 
 async def delete(

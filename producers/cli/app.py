@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from producers.cli import db, jobs
+from producers.cli import assistants, db, jobs
 
 app = typer.Typer(
     name="ferry",
@@ -23,6 +23,7 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(jobs.app, name="jobs")
+app.add_typer(assistants.app, name="assistants")
 
 
 def _run_module(module: str, args: list[str]) -> None:

@@ -1,0 +1,278 @@
+"""`ferry assistants`: the registry from the ops desk — list, show, apply, delete, export, import.
+
+`apply` is declarative: it makes the registry match the file and prints what changed, field
+by field; applying the same file again changes nothing. Every write is announced to the
+workers' config caches. A refused file changes nothing, and the error names the field.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import asyncpg
+import typer
+import yaml
+from dotenv import dotenv_values
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from rich.console import Console
+from rich.table import Table
+
+from producers.settings import ClientSettings
+from schemas.assistant_changes import FieldChange
+from schemas.assistants import AssistantSpec, SpecError, parse_spec
+from schemas.keys import RedisKeys
+from schemas.registry_snapshot import RegistrySnapshot, read_import
+from store import registry, registry_cache
+from store.pool import create_pool
+from store.registry import WriteResult
+
+app = typer.Typer(help="Assistant definitions in the registry.", no_args_is_help=True)
+console = Console()
+T = TypeVar("T")
+
+ProfileOption = Annotated[
+    str,
+    typer.Option(
+        "--profile", "-p", envvar="FERRY_PROFILE", help="Connection profile (OPENAI_<NAME>_…)."
+    ),
+]
+# The worker's rule for which profiles exist: an OPENAI_<NAME>_API_KEY variable (its value is
+# never read here; the producer side holds no secrets).
+_PROFILE_KEY = re.compile(r"^OPENAI_(?:(?P<name>[A-Z0-9][A-Z0-9_]*?)_)?API_KEY$")
+_SHOWN_CHARS = 80
+
+
+class _Stores:
+    def __init__(self, db: asyncpg.Pool, redis: Redis, keys: RedisKeys) -> None:
+        self.db, self.redis, self.keys = db, redis, keys
+
+
+def _run(action: Callable[[_Stores], Awaitable[T]], source: str = "") -> T:
+    async def run() -> T:
+        settings = ClientSettings()
+        db = await create_pool(settings.database_url, schema=settings.database_schema)
+        redis = Redis.from_url(settings.redis_url)
+        try:
+            return await action(_Stores(db, redis, RedisKeys(settings.redis_key_prefix)))
+        finally:
+            await redis.aclose()
+            await db.close()
+
+    try:
+        return asyncio.run(run())
+    except SpecError as error:
+        _refuse(error, source)
+    except registry.RegistryError as error:
+        console.print(f"[red]error:[/red] {error}")
+    except asyncpg.UndefinedTableError:
+        console.print("[red]the registry is not there yet: run `ferry db migrate`[/red]")
+    except (OSError, asyncpg.PostgresError, RedisError) as error:
+        console.print(
+            f"[red]cannot reach Ferry's stores: {error}[/red] (check DATABASE_URL, REDIS_URL)"
+        )
+    raise typer.Exit(1)
+
+
+def _refuse(error: SpecError, source: str = "") -> None:
+    for path, message in error.problems:
+        console.print(f"[red]error:[/red] {source}{path}: {message}", highlight=False)
+    console.print("nothing was changed")
+
+
+def _check_profile(profile: str) -> None:
+    environ = {**dotenv_values(".env"), **os.environ} if Path(".env").is_file() else os.environ
+    defined = set()
+    for variable in environ:
+        match = _PROFILE_KEY.match(variable.upper())
+        if match:
+            defined.add(match["name"].lower() if match["name"] else "default")
+    if profile not in defined:
+        variable = "OPENAI_API_KEY" if profile == "default" else f"OPENAI_{profile.upper()}_API_KEY"
+        known = ", ".join(sorted(defined)) or "none"
+        console.print(
+            f"[red]error:[/red] profile: unknown connection profile {profile!r}: set {variable} "
+            f"to define it (profiles defined now: {known})",
+            highlight=False,
+        )
+        console.print("nothing was changed")
+        raise typer.Exit(1)
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "—"
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 1] + "…"
+
+
+def _print_result(result: WriteResult) -> None:
+    name = result.entry.name
+    if not result.changed:
+        console.print(f"[bold]{name}[/bold]: no changes (version {result.entry.version})")
+        return
+    verb = "created" if result.created else "updated"
+    console.print(f"[bold]{name}[/bold]: {verb}, version {result.entry.version}")
+    console.print(_changes_table(result.changes))
+
+
+def _changes_table(changes: list[FieldChange]) -> Table:
+    table = Table("field", "before", "after", show_lines=False)
+    for change in changes:
+        table.add_row(change.field, _shown(change.before), _shown(change.after))
+    return table
+
+
+def _read_specs(path: Path) -> tuple[list[AssistantSpec], list[str]]:
+    """The specs of an apply file, and where each sits in it (for error paths)."""
+    try:
+        data = yaml.safe_load(path.read_text("utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise SpecError([("file", f"cannot read it: {error}")]) from None
+    if isinstance(data, dict) and isinstance(data.get("assistants"), list):
+        entries, prefix = data["assistants"], "assistants"
+    elif isinstance(data, list):
+        entries, prefix = data, ""
+    else:
+        return [parse_spec(data)], [""]
+    specs, labels, problems = [], [], []
+    for index, entry in enumerate(entries):
+        try:
+            specs.append(parse_spec(entry, prefix=f"{prefix}[{index}]"))
+            labels.append(f"{prefix}[{index}]")
+        except SpecError as error:
+            problems.extend(error.problems)
+    seen: set[str] = set()
+    for spec, label in zip(specs, labels, strict=True):
+        if spec.name in seen:
+            problems.append((f"{label}.name", f"{spec.name!r} appears twice"))
+        seen.add(spec.name)
+    if problems:
+        raise SpecError(problems)
+    return specs, labels
+
+
+@app.command("list")
+def list_assistants(
+    profile: Annotated[
+        str | None, typer.Option("--profile", "-p", help="Only this profile (default: all).")
+    ] = None,
+) -> None:
+    """Every assistant in the registry."""
+    entries = _run(lambda s: registry.list_entries(s.db, profile))
+    table = Table("profile", "name", "model", "tools", "version", "updated")
+    for entry in entries:
+        table.add_row(
+            entry.profile,
+            entry.name,
+            entry.spec.model,
+            ", ".join(tool.name for tool in entry.spec.tools) or "—",
+            str(entry.version),
+            entry.updated_at.strftime("%Y-%m-%d %H:%M:%S"),
+        )
+    console.print(table)
+    console.print(f"{len(entries)} assistant(s)")
+
+
+@app.command()
+def show(name: str, profile: ProfileOption = "default") -> None:
+    """One assistant's spec, as YAML that `apply -f` takes back unchanged."""
+    entry = _run(lambda s: registry.get(s.db, profile, name))
+    if entry is None:
+        console.print(f"[red]error:[/red] no assistant {name!r} in profile {profile!r}")
+        raise typer.Exit(1)
+    header = f"# {profile}/{name}: version {entry.version}, id {entry.id}"
+    if entry.remote_id:
+        header += f", remote {entry.remote_id}"
+    data = entry.spec.model_dump(mode="json", by_alias=True, exclude_none=True)
+    typer.echo(header)
+    typer.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), nl=False)
+
+
+@app.command()
+def apply(
+    file: Annotated[Path, typer.Option("--file", "-f", help="YAML or JSON: one spec or a list.")],
+    profile: ProfileOption = "default",
+) -> None:
+    """Create or update assistants to match FILE, printing each change."""
+    _check_profile(profile)
+    try:
+        specs, labels = _read_specs(file)
+    except SpecError as error:
+        _refuse(error, f"{file}: ")
+        raise typer.Exit(1) from None
+    results = _run(
+        lambda s: registry_cache.write_many(s.db, s.redis, s.keys, profile, specs, labels=labels),
+        source=f"{file}: ",
+    )
+    for result in results:
+        _print_result(result)
+
+
+@app.command()
+def delete(name: str, profile: ProfileOption = "default") -> None:
+    """Delete an assistant (its links, tool resources and user threads go with it)."""
+    deleted = _run(lambda s: registry_cache.delete(s.db, s.redis, s.keys, profile, name))
+    if not deleted:
+        console.print(f"[red]error:[/red] no assistant {name!r} in profile {profile!r}")
+        raise typer.Exit(1)
+    console.print(f"deleted [bold]{name}[/bold] from profile {profile!r}")
+
+
+@app.command()
+def export(
+    profile: ProfileOption = "default",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+) -> None:
+    """A versioned JSON snapshot of one profile's assistants."""
+    entries = _run(lambda s: registry.list_entries(s.db, profile))
+    text = RegistrySnapshot.of(profile, [entry.spec for entry in entries]).to_json()
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, "utf-8")
+        console.print(f"exported {len(entries)} assistant(s) of profile {profile!r} to {output}")
+
+
+@app.command("import")
+def import_(
+    file: Path,
+    profile: Annotated[
+        str | None,
+        typer.Option("--profile", "-p", help="Into this profile (default: the snapshot's)."),
+    ] = None,
+) -> None:
+    """Import a snapshot, or a raw Assistants-API dump (a list of v2 assistant objects)."""
+    try:
+        batch = read_import(json.loads(file.read_text("utf-8")))
+    except (OSError, json.JSONDecodeError) as error:
+        _refuse(SpecError([("file", f"cannot read {file}: {error}")]))
+        raise typer.Exit(1) from None
+    except SpecError as error:
+        _refuse(error, f"{file}: ")
+        raise typer.Exit(1) from None
+    target = profile or batch.profile
+    if target is None:
+        _refuse(SpecError([("profile", "a raw Assistants-API dump needs --profile")]))
+        raise typer.Exit(1)
+    _check_profile(target)
+    results = _run(
+        lambda s: registry_cache.write_many(
+            s.db, s.redis, s.keys, target, batch.specs, labels=batch.labels
+        ),
+        source=f"{file}: ",
+    )
+    for result, source_id in zip(results, batch.source_ids, strict=True):
+        if source_id:
+            console.print(f"{source_id} → [bold]{result.entry.name}[/bold]")
+        _print_result(result)
+    changed = sum(result.changed for result in results)
+    console.print(f"imported {len(results)} assistant(s) into {target!r}: {changed} changed")

@@ -115,3 +115,33 @@ async def test_queued_output_drives_a_run_and_a_response(sandbox_project) -> Non
     assert reply.data[0].content[0].text.value == "from the queue"
     response = await client.responses.create(model="gpt-4o", input="hi")
     assert response.output_text == "also queued"
+
+
+def test_search_lines_use_the_callers_search() -> None:
+    hit = model.SearchHit("file-1", "tea.txt", "Tea  costs\nfour coins.", 1.0)
+    asked: list[str] = []
+
+    def search(query: str) -> list[model.SearchHit]:
+        asked.append(query)
+        return [hit] if "tea" in query else []
+
+    project = _project()
+    turn = model.respond(
+        project,
+        instructions="I",
+        transcript=[Entry("user", "search tea")],
+        functions=set(),
+        search=search,
+    )
+    assert asked == ["tea"]
+    assert turn.text.endswith("Found for 'tea': tea.txt: Tea costs four coins.")
+    assert turn.searches == (model.Search("tea", (hit,)),)
+    none = model.respond(
+        project,
+        instructions="I",
+        transcript=[Entry("user", "search cake")],
+        functions=set(),
+        search=search,
+    )
+    assert none.text.endswith("Found nothing for 'cake'.")
+    assert "cannot search" in _say(project, "search tea").text

@@ -9,7 +9,7 @@ import time
 import openai
 import pytest
 
-from sandbox import model
+from sandbox import model, run_engine
 from tests.sandbox.spec_nullable import assert_matches
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -255,3 +255,23 @@ async def test_file_search_reads_the_assistants_and_the_threads_stores(sandbox_p
     reply = await _reply(client, thread.id, run.id)
     assert "tea.txt: Tea costs four coins." in reply
     assert "cake.txt: Cake costs nine coins." in reply
+
+
+async def test_a_run_left_waiting_for_tools_expires(sandbox_project) -> None:
+    client = sandbox_project.client()
+    assistant, thread = await _setup(client, "call get_price {}")
+    run = await asyncio.wait_for(
+        client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id),
+        DEADLINE,
+    )
+    assert run.status == "requires_action" and run.expires_at == run.created_at + 600
+    # Travel past `expires_at` instead of waiting ten minutes.
+    stored = sandbox_project.project.objects["run"][run.id]
+    run_engine.advance(sandbox_project.project, stored, at=run.expires_at + 1)
+    run = await client.beta.threads.runs.retrieve(run.id, thread_id=thread.id)
+    assert run.status == "expired" and run.required_action is None
+    with pytest.raises(openai.BadRequestError):
+        await client.beta.threads.runs.submit_tool_outputs(
+            run.id, thread_id=thread.id, tool_outputs=[{"tool_call_id": "x", "output": "1"}]
+        )
+    await client.beta.threads.messages.create(thread.id, role="user", content="free again")

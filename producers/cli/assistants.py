@@ -22,6 +22,7 @@ from dotenv import dotenv_values
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from producers.settings import ClientSettings
@@ -70,7 +71,7 @@ def _run(action: Callable[[_Stores], Awaitable[T]], source: str = "") -> T:
     except SpecError as error:
         _refuse(error, source)
     except registry.RegistryError as error:
-        console.print(f"[red]error:[/red] {error}")
+        console.print(f"[red]error:[/red] {escape(str(error))}")
     except asyncpg.UndefinedTableError:
         console.print("[red]the registry is not there yet: run `ferry db migrate`[/red]")
     except (OSError, asyncpg.PostgresError, RedisError) as error:
@@ -82,7 +83,7 @@ def _run(action: Callable[[_Stores], Awaitable[T]], source: str = "") -> T:
 
 def _refuse(error: SpecError, source: str = "") -> None:
     for path, message in error.problems:
-        console.print(f"[red]error:[/red] {source}{path}: {message}", highlight=False)
+        console.print(f"[red]error:[/red] {escape(f'{source}{path}: {message}')}", highlight=False)
     console.print("nothing was changed")
 
 
@@ -96,11 +97,11 @@ def _check_profile(profile: str) -> None:
     if profile not in defined:
         variable = "OPENAI_API_KEY" if profile == "default" else f"OPENAI_{profile.upper()}_API_KEY"
         known = ", ".join(sorted(defined)) or "none"
-        console.print(
-            f"[red]error:[/red] profile: unknown connection profile {profile!r}: set {variable} "
-            f"to define it (profiles defined now: {known})",
-            highlight=False,
+        message = (
+            f"profile: unknown connection profile {profile!r}: set {variable} to define it "
+            f"(profiles defined now: {known})"
         )
+        console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
         console.print("nothing was changed")
         raise typer.Exit(1)
 
@@ -113,7 +114,7 @@ def _shown(value: Any) -> str:
 
 
 def _print_result(result: WriteResult) -> None:
-    name = result.entry.name
+    name = escape(result.entry.name)
     if not result.changed:
         console.print(f"[bold]{name}[/bold]: no changes (version {result.entry.version})")
         return
@@ -125,7 +126,9 @@ def _print_result(result: WriteResult) -> None:
 def _changes_table(changes: list[FieldChange]) -> Table:
     table = Table("field", "before", "after", show_lines=False)
     for change in changes:
-        table.add_row(change.field, _shown(change.before), _shown(change.after))
+        table.add_row(
+            escape(change.field), escape(_shown(change.before)), escape(_shown(change.after))
+        )
     return table
 
 
@@ -169,10 +172,10 @@ def list_assistants(
     table = Table("profile", "name", "model", "tools", "version", "updated")
     for entry in entries:
         table.add_row(
-            entry.profile,
-            entry.name,
-            entry.spec.model,
-            ", ".join(tool.name for tool in entry.spec.tools) or "—",
+            escape(entry.profile),
+            escape(entry.name),
+            escape(entry.spec.model),
+            escape(", ".join(tool.name for tool in entry.spec.tools) or "—"),
             str(entry.version),
             entry.updated_at.strftime("%Y-%m-%d %H:%M:%S"),
         )
@@ -185,7 +188,9 @@ def show(name: str, profile: ProfileOption = "default") -> None:
     """One assistant's spec, as YAML that `apply -f` takes back unchanged."""
     entry = _run(lambda s: registry.get(s.db, profile, name))
     if entry is None:
-        console.print(f"[red]error:[/red] no assistant {name!r} in profile {profile!r}")
+        console.print(
+            f"[red]error:[/red] {escape(f'no assistant {name!r} in profile {profile!r}')}"
+        )
         raise typer.Exit(1)
     header = f"# {profile}/{name}: version {entry.version}, id {entry.id}"
     if entry.remote_id:
@@ -220,9 +225,11 @@ def delete(name: str, profile: ProfileOption = "default") -> None:
     """Delete an assistant (its links, tool resources and user threads go with it)."""
     deleted = _run(lambda s: registry_cache.delete(s.db, s.redis, s.keys, profile, name))
     if not deleted:
-        console.print(f"[red]error:[/red] no assistant {name!r} in profile {profile!r}")
+        console.print(
+            f"[red]error:[/red] {escape(f'no assistant {name!r} in profile {profile!r}')}"
+        )
         raise typer.Exit(1)
-    console.print(f"deleted [bold]{name}[/bold] from profile {profile!r}")
+    console.print(f"deleted [bold]{escape(name)}[/bold] from profile {escape(repr(profile))}")
 
 
 @app.command()
@@ -272,7 +279,7 @@ def import_(
     )
     for result, source_id in zip(results, batch.source_ids, strict=True):
         if source_id:
-            console.print(f"{source_id} → [bold]{result.entry.name}[/bold]")
+            console.print(f"{escape(source_id)} → [bold]{escape(result.entry.name)}[/bold]")
         _print_result(result)
     changed = sum(result.changed for result in results)
     console.print(f"imported {len(results)} assistant(s) into {target!r}: {changed} changed")

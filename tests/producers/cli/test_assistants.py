@@ -49,7 +49,7 @@ async def test_apply_is_idempotent_prints_changes_and_reaches_running_workers(
     spec_file = write(tmp_path / "trader.yaml", SPEC)
     created = await cli("assistants", "apply", "-f", spec_file)
     assert created.code == 0, created.out
-    assert "trader: created, version 1" in created.out and "get_price" in created.out
+    assert "trader: created, version 1" in created.out and "tools[get_price]" in created.out
     again = await cli("assistants", "apply", "-f", spec_file)
     assert again.code == 0 and "trader: no changes (version 1)" in again.out
 

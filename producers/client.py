@@ -128,7 +128,9 @@ class FerryClient:
         return await ledger.list_jobs(self.db, status=status, kind=kind, limit=limit)
 
     async def finished_outcome(self, job_id: str) -> JobOutcome | None:
-        """The outcome the ledger holds for `job_id`, or None while it is unfinished."""
+        """The outcome of `job_id` if it has finished (Redis first, then the ledger)."""
+        if (pushed := await self.redis.get(self.keys.outcome(job_id))) is not None:
+            return JobOutcome.model_validate_json(pushed)
         row = await ledger.get(self.db, job_id)
         return row.outcome() if row else None
 

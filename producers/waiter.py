@@ -1,8 +1,9 @@
 """Waiting for outcomes by push: one pub/sub connection serves every waiter of a client.
 
 A waiter subscribes to its job's channel, and only once Redis has confirmed the subscription
-looks in the ledger: an outcome published before the subscription is found there, one
-published after it arrives on the channel. Nothing polls.
+looks for a stored outcome (the worker stores it and publishes it in one transaction): an
+outcome published before the subscription is found stored, one published after it arrives
+on the channel. Nothing polls.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class OutcomeWaiter:
     async def wait(
         self,
         job_id: str,
-        check_ledger: Callable[[], Awaitable[JobOutcome | None]],
+        check_stored: Callable[[], Awaitable[JobOutcome | None]],
         timeout: float | None,
     ) -> JobOutcome | None:
         """The job's outcome, or None if `timeout` passes first."""
@@ -48,7 +49,7 @@ class OutcomeWaiter:
         try:
             async with asyncio.timeout(timeout):
                 await self._subscribe(channel)
-                if (done := await check_ledger()) is not None:
+                if (done := await check_stored()) is not None:
                     return done
                 return await future
         except TimeoutError:

@@ -43,6 +43,10 @@ class RedisKeys:
         """Pub/sub channel on which a job's outcome is pushed to its waiters."""
         return f"{self.prefix}:done:{job_id}"
 
+    def outcome(self, job_id: str) -> str:
+        """A finished job's outcome, kept for a day: waiters read it before the ledger."""
+        return f"{self.prefix}:outcome:{job_id}"
+
     def client_channel(self, client_id: str) -> str:
         """A channel no one publishes to; it keeps a producer's pub/sub connection open."""
         return f"{self.prefix}:client:{client_id}"

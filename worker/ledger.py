@@ -32,18 +32,42 @@ def failed(
     )
 
 
-async def publish(
-    db: asyncpg.Pool, redis: ArqRedis, keys: RedisKeys, outcome: JobOutcome, **guard: bool
-) -> bool:
-    """Write `outcome` to the ledger, then push it to whoever waits on the job.
+# How long a pushed outcome stays in Redis for late waiters; the ledger keeps it for good.
+OUTCOME_TTL_S = 86_400
 
-    The ledger comes first: a waiter that subscribed too late finds the outcome there.
-    Returns False (and pushes nothing) if `only_if_unfinished` and the job had an outcome.
+
+async def publish(
+    db: asyncpg.Pool,
+    redis: ArqRedis,
+    keys: RedisKeys,
+    outcome: JobOutcome,
+    *,
+    only_if_unfinished: bool = False,
+) -> bool:
+    """Push `outcome` to whoever waits on the job and record it in the ledger.
+
+    Waiters come first: the outcome is stored in Redis and published in one round trip, and
+    a waiter that subscribed too late finds it in that key. The ledger write follows; if the
+    worker dies in between, the ledger still says `running` and arq runs the job again.
+    With `only_if_unfinished` (the sweeper) the ledger decides first, and nothing is pushed
+    if the job already had an outcome; returns whether this call recorded it.
     """
-    if not await ledger.finish(db, outcome, **guard):
-        return False
-    await redis.publish(keys.done_channel(outcome.job_id), outcome.model_dump_json())
+    if only_if_unfinished:
+        if not await ledger.finish(db, outcome, only_if_unfinished=True):
+            return False
+        await _push(redis, keys, outcome)
+        return True
+    await _push(redis, keys, outcome)
+    await ledger.finish(db, outcome)
     return True
+
+
+async def _push(redis: ArqRedis, keys: RedisKeys, outcome: JobOutcome) -> None:
+    data = outcome.model_dump_json()
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.set(keys.outcome(outcome.job_id), data, ex=OUTCOME_TTL_S)
+        pipe.publish(keys.done_channel(outcome.job_id), data)
+        await pipe.execute()
 
 
 async def sweep(

@@ -42,7 +42,8 @@ async def test_result_of_a_job_finished_long_ago_comes_from_the_ledger(
     async with running_worker(settings):
         handle = await ferry.enqueue(ProbeJob(message="done"))
         await handle.result(timeout=10)
-    # A fresh handle, no worker running: the outcome is read from the ledger, not waited for.
+    # Redis forgot the pushed outcome (a restart, or a day went by); no worker is running.
+    await ferry.redis.delete(ferry.keys.outcome(handle.job_id))
     again = ferry.handle(handle.job_id, result_model=ProbeResult)
     assert await again.result(timeout=1) == ProbeResult(echo="done", attempt=1)
 

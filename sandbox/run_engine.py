@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox import file_search, messages, model
+from sandbox import file_search, messages, model, run_steps
 from sandbox.assistant_tools import function_names
 from sandbox.errors import bad_request
 from sandbox.model import Entry, Turn
@@ -43,6 +43,7 @@ class RunState:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     pending_calls: dict[str, str] = field(default_factory=dict)  # call_id -> function name
+    steps: list[dict[str, Any]] = field(default_factory=list)
 
 
 def start(project: Project, run: dict[str, Any], transcript: list[Entry]) -> dict[str, Any]:
@@ -97,11 +98,13 @@ def advance(project: Project, run: dict[str, Any], *, at: float | None = None) -
     at = time.time() if at is None else at
     if run["expires_at"] is not None and at >= run["expires_at"] and run["status"] != "cancelling":
         run.update(status="expired", expires_at=None, required_action=None)
+        run_steps.close(state.steps, "expired", int(at))
         return run
     if state.cancel_at is not None:
         if at >= state.cancel_at + state.step:
             run.update(status="cancelled", cancelled_at=int(state.cancel_at + state.step))
             run["expires_at"] = None
+            run_steps.close(state.steps, "cancelled", run["cancelled_at"])
         return run
     if run["status"] == "requires_action":
         return run
@@ -124,6 +127,7 @@ def _land(project: Project, run: dict[str, Any], state: RunState, landed_at: int
     state.completion_tokens += turn.output_tokens
     if turn.tool_calls:
         state.pending_calls = {c.call_id: c.name for c in turn.tool_calls}
+        state.steps.append(run_steps.tool_calls(run, turn.tool_calls, landed_at))
         state.transcript = [
             *state.transcript,
             *(
@@ -160,7 +164,7 @@ def _land(project: Project, run: dict[str, Any], state: RunState, landed_at: int
             last_error={"code": "server_error", "message": turn.error},
         )
         return
-    messages.new_message(
+    reply = messages.new_message(
         project,
         run["thread_id"],
         {"role": "assistant", "content": turn.text or ""},
@@ -168,6 +172,7 @@ def _land(project: Project, run: dict[str, Any], state: RunState, landed_at: int
         assistant_id=run["assistant_id"],
         created_at=landed_at,
     )
+    state.steps.append(run_steps.message_creation(run, reply["id"], turn, landed_at))
     run.update(status="completed", completed_at=landed_at)
 
 
@@ -227,8 +232,17 @@ def submit_tool_outputs(
         ),
     ]
     state.pending_calls = {}
+    if state.steps and state.steps[-1]["type"] == "tool_calls":
+        run_steps.outputs_given(state.steps[-1], given, state.turn, int(time.time()))
     state.transcript = transcript
     state.t0 = time.time()
     state.turn = _decide(project, run, transcript)
     run.update(status="queued", required_action=None)
     return run
+
+
+def steps_of(project: Project, run: dict[str, Any]) -> list[dict[str, Any]]:
+    """The run's steps in creation order (the run brought up to date first)."""
+    advance(project, run)
+    state: RunState | None = project.private_of(KIND).get(run["id"])
+    return list(state.steps) if state is not None else []

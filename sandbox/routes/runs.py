@@ -1,4 +1,5 @@
-"""Runs v2: create (also with a new thread), retrieve, list, update, cancel, submit_tool_outputs.
+"""Runs v2: create (also with a new thread), retrieve, list, update, cancel, submit_tool_outputs,
+and the run's steps.
 
 The state machine itself lives in sandbox/run_engine.py. This module is mounted before
 threads.py so that `POST /threads/runs` is not taken for an update of thread "runs".
@@ -179,6 +180,20 @@ async def submit_tool_outputs(request: Request) -> JSONResponse:
     return _with_poll_hint(project, run_engine.submit_tool_outputs(project, run, outputs))
 
 
+async def list_steps(request: Request) -> JSONResponse:
+    project, run = _run(request)
+    return JSONResponse(page(run_engine.steps_of(project, run), request.query_params))
+
+
+async def retrieve_step(request: Request) -> JSONResponse:
+    project, run = _run(request)
+    step_id = request.path_params["step_id"]
+    for step in run_engine.steps_of(project, run):
+        if step["id"] == step_id:
+            return JSONResponse(step)
+    raise not_found("run step", step_id)
+
+
 routes = [
     Route("/threads/runs", create_thread_and_run, methods=["POST"]),
     Route("/threads/{thread_id}/runs", create, methods=["POST"]),
@@ -191,4 +206,6 @@ routes = [
         submit_tool_outputs,
         methods=["POST"],
     ),
+    Route("/threads/{thread_id}/runs/{run_id}/steps", list_steps, methods=["GET"]),
+    Route("/threads/{thread_id}/runs/{run_id}/steps/{step_id}", retrieve_step, methods=["GET"]),
 ]

@@ -275,3 +275,40 @@ async def test_a_run_left_waiting_for_tools_expires(sandbox_project) -> None:
             run.id, thread_id=thread.id, tool_outputs=[{"tool_call_id": "x", "output": "1"}]
         )
     await client.beta.threads.messages.create(thread.id, role="user", content="free again")
+
+
+async def test_run_steps_record_the_calls_their_outputs_and_the_reply(sandbox_project) -> None:
+    client = sandbox_project.client()
+    assistant, thread = await _setup(client, "call get_price {}")
+    run = await asyncio.wait_for(
+        client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id),
+        DEADLINE,
+    )
+    (waiting,) = (await client.beta.threads.runs.steps.list(run.id, thread_id=thread.id)).data
+    assert waiting.status == "in_progress" and waiting.usage is None
+    (call,) = run.required_action.submit_tool_outputs.tool_calls
+    run = await asyncio.wait_for(
+        client.beta.threads.runs.submit_tool_outputs_and_poll(
+            run_id=run.id,
+            thread_id=thread.id,
+            tool_outputs=[{"tool_call_id": call.id, "output": "7"}],
+        ),
+        DEADLINE,
+    )
+    raw = await client.beta.threads.runs.steps.with_raw_response.list(
+        run.id, thread_id=thread.id, order="asc"
+    )
+    body = json.loads(raw.text)
+    for step in body["data"]:
+        assert_matches("RunStepObject", step, strict=True)
+    tools_step, reply_step = raw.parse().data
+    assert tools_step.type == "tool_calls" and tools_step.status == "completed"
+    assert tools_step.step_details.tool_calls[0].function.output == "7"
+    reply = (await client.beta.threads.messages.list(thread.id, run_id=run.id)).data[0]
+    assert reply_step.step_details.message_creation.message_id == reply.id
+    total = tools_step.usage.total_tokens + reply_step.usage.total_tokens
+    assert total == run.usage.total_tokens
+    fetched = await client.beta.threads.runs.steps.retrieve(
+        reply_step.id, thread_id=thread.id, run_id=run.id
+    )
+    assert fetched.id == reply_step.id

@@ -168,6 +168,11 @@ async def test_stream_helper_accumulates_a_function_call(sandbox_project) -> Non
     assert "response.function_call_arguments.delta" in kinds
     assert final.output[0].type == "function_call"
     assert json.loads(final.output[0].arguments) == {"symbol": "BTC"}
+    raw_stream = await client.responses.create(
+        model="gpt-4o", input="call get_price {}", tools=[GET_PRICE], stream=True
+    )
+    async for event in raw_stream:
+        assert_matches("ResponseStreamEvent", event.to_dict())
 
 
 async def test_a_busy_conversation_is_locked(sandbox_project) -> None:
@@ -218,6 +223,7 @@ async def test_a_fail_line_fails_the_response(sandbox_project) -> None:
     events = [event async for event in stream]
     assert events[-1].type == "response.failed"
     assert events[-1].response.error.message == "out of cheese"
+    assert_matches("ResponseStreamEvent", events[-1].to_dict())
 
 
 async def _store_with(client, sandbox_project, text: bytes) -> str:

@@ -80,7 +80,10 @@ def decode_cached(
     """A cached entry if it may be served: present and carrying the announced version."""
     if raw is None:
         return None
-    config = CachedConfig.model_validate(json.loads(raw))
+    try:
+        config = CachedConfig.model_validate(json.loads(raw))
+    except ValueError:
+        return None  # written by another release of Ferry: read through instead
     if required_version is not None and int(required_version) != config.version:
         return None
     return config

@@ -8,6 +8,11 @@ from typing import Any
 import asyncpg
 
 
+def quote_ident(name: str) -> str:
+    """`name` as a quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for type_name in ("json", "jsonb"):
         await conn.set_type_codec(
@@ -16,12 +21,24 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 
 async def create_pool(
-    dsn: str, *, schema: str | None = None, min_size: int = 1, max_size: int = 10
+    dsn: str,
+    *,
+    schema: str | None = None,
+    create_schema: bool = False,
+    min_size: int = 1,
+    max_size: int = 10,
 ) -> asyncpg.Pool:
     """Open a pool on `dsn`; with `schema`, every connection's search_path is that schema.
 
-    The schema is how tests (and side-by-side deployments) get a ledger of their own.
+    The schema is how tests (and side-by-side deployments) get a ledger of their own;
+    `create_schema` makes it first if it is missing (what migrating callers ask for).
     """
+    if schema is not None and create_schema:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
+        finally:
+            await conn.close()
     server_settings: dict[str, Any] = {"application_name": "ferry"}
     if schema is not None:
         server_settings["search_path"] = schema

@@ -33,7 +33,9 @@ async def on_startup(ctx: dict[str, Any]) -> None:
     """Open the Postgres pool (migrating first) and the OpenAI client cache."""
     settings: Settings = ctx["settings"]
     settings.profiles  # noqa: B018 - fail at start-up, not on the first job, if a key is bad
-    ctx["db"] = await create_pool(settings.database_url, schema=settings.database_schema)
+    ctx["db"] = await create_pool(
+        settings.database_url, schema=settings.database_schema, create_schema=True
+    )
     applied = await migrate(ctx["db"])
     if applied:
         log.info("migrations applied", versions=[m.version for m in applied])

@@ -21,7 +21,9 @@ def migrate() -> None:
 
     async def run() -> list[str]:
         settings = ClientSettings()
-        pool = await create_pool(settings.database_url, schema=settings.database_schema)
+        pool = await create_pool(
+            settings.database_url, schema=settings.database_schema, create_schema=True
+        )
         try:
             return [f"{m.version:04d}_{m.name}" for m in await apply_migrations(pool)]
         finally:

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import signal
 import sys
 
+import asyncpg
+
 from producers.client import FerryClient
+from tests.conftest import DATABASE_URL
 from tests.pipeline import ProbeJob, running_worker
 from tests.producers.cli.conftest import FerryCLI
 from worker.settings import Settings
@@ -99,3 +103,19 @@ async def test_ferry_worker_serves_jobs_and_stops_cleanly_on_sigterm(
     assert outcome.error is not None and "unknown job kind 'chat.run'" in outcome.error.message
     assert process.returncode == 0, out.decode()
     assert b"worker stopped" in out
+
+
+async def test_db_migrate_creates_a_missing_schema(ferry_cli: FerryCLI) -> None:
+    schema = f"fresh_{secrets.token_hex(4)}"
+    ferry_cli.env["DATABASE_SCHEMA"] = schema
+    ran = await ferry_cli("db", "migrate")
+    conn = await asyncpg.connect(DATABASE_URL)
+    try:
+        tables = await conn.fetchval(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1", schema
+        )
+    finally:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await conn.close()
+    assert ran.code == 0 and "applied 0001_ledger" in ran.out
+    assert tables >= 1

@@ -4,6 +4,7 @@
 writes only when something changed, and then bumps `version` (which the config cache
 compares). `delete` is a hard delete: the export is the backup, and a deleted name can be
 created again. An assistant another one calls as a sub-assistant cannot be deleted.
+User threads live in `store.user_threads`.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ class WriteResult:
 
 
 @asynccontextmanager
-async def _connection(db: Database) -> AsyncIterator[asyncpg.Connection]:
+async def connection(db: Database) -> AsyncIterator[asyncpg.Connection]:
     if isinstance(db, asyncpg.Pool):
         async with db.acquire() as conn:
             yield conn
@@ -78,7 +79,7 @@ _ASSISTANT_COLUMNS = (
 
 async def get(db: Database, profile: str, name: str) -> RegistryEntry | None:
     """The assistant called `name` in `profile`, or None."""
-    async with _connection(db) as conn:
+    async with connection(db) as conn:
         row = await conn.fetchrow(
             f"SELECT {_ASSISTANT_COLUMNS} FROM assistants WHERE profile = $1 AND name = $2",
             profile,
@@ -89,7 +90,7 @@ async def get(db: Database, profile: str, name: str) -> RegistryEntry | None:
 
 async def get_by_id(db: Database, assistant_id: UUID) -> RegistryEntry | None:
     """The assistant with registry id `assistant_id`, or None."""
-    async with _connection(db) as conn:
+    async with connection(db) as conn:
         row = await conn.fetchrow(
             f"SELECT {_ASSISTANT_COLUMNS} FROM assistants WHERE id = $1", assistant_id
         )
@@ -98,7 +99,7 @@ async def get_by_id(db: Database, assistant_id: UUID) -> RegistryEntry | None:
 
 async def list_entries(db: Database, profile: str | None = None) -> list[RegistryEntry]:
     """Every assistant (of one profile, or of all), ordered by profile and name."""
-    async with _connection(db) as conn:
+    async with connection(db) as conn:
         rows = await conn.fetch(
             f"SELECT {_ASSISTANT_COLUMNS} FROM assistants "
             "WHERE $1::text IS NULL OR profile = $1 ORDER BY profile, name",
@@ -109,7 +110,7 @@ async def list_entries(db: Database, profile: str | None = None) -> list[Registr
 
 async def find_by_metadata(db: Database, profile: str, key: str, value: str) -> list[RegistryEntry]:
     """Assistants of `profile` whose metadata has `key` = `value` (e.g. `cloned_from`)."""
-    async with _connection(db) as conn:
+    async with connection(db) as conn:
         rows = await conn.fetch(
             f"SELECT {_ASSISTANT_COLUMNS} FROM assistants "
             "WHERE profile = $1 AND metadata @> $2::jsonb ORDER BY name",
@@ -121,7 +122,7 @@ async def find_by_metadata(db: Database, profile: str, key: str, value: str) -> 
 
 async def version(db: Database, profile: str, name: str) -> int | None:
     """The stored version of an assistant (None: no such assistant)."""
-    async with _connection(db) as conn:
+    async with connection(db) as conn:
         return await conn.fetchval(
             "SELECT version FROM assistants WHERE profile = $1 AND name = $2", profile, name
         )
@@ -129,7 +130,7 @@ async def version(db: Database, profile: str, name: str) -> int | None:
 
 async def upsert(db: Database, profile: str, spec: AssistantSpec) -> WriteResult:
     """Create or update `spec.name` in `profile` to equal `spec`; idempotent."""
-    async with _connection(db) as conn, conn.transaction():
+    async with connection(db) as conn, conn.transaction():
         current = await _locked(conn, profile, spec.name)
         created = False
         if current is None:
@@ -176,7 +177,7 @@ async def upsert(db: Database, profile: str, spec: AssistantSpec) -> WriteResult
 
 async def set_remote_id(db: Database, profile: str, name: str, remote_id: str | None) -> int:
     """Record the remote v2 object of an assistant; returns the new version."""
-    async with _connection(db) as conn:
+    async with connection(db) as conn:
         new_version = await conn.fetchval(
             "UPDATE assistants SET remote_id = $3, version = version + 1, updated_at = now() "
             "WHERE profile = $1 AND name = $2 AND remote_id IS DISTINCT FROM $3 "
@@ -195,7 +196,7 @@ async def set_remote_id(db: Database, profile: str, name: str, remote_id: str | 
 
 async def rename(db: Database, profile: str, name: str, new_name: str) -> int:
     """Give an assistant a new name in its profile; returns the new version."""
-    async with _connection(db) as conn:
+    async with connection(db) as conn:
         try:
             new_version = await conn.fetchval(
                 "UPDATE assistants SET name = $3, version = version + 1, updated_at = now() "
@@ -216,7 +217,7 @@ async def rename(db: Database, profile: str, name: str, new_name: str) -> int:
 async def delete(db: Database, profile: str, name: str) -> int | None:
     """Delete an assistant and its links, resources and user threads; returns the deleted
     version (None: there was none). Refused while another assistant calls it as a tool."""
-    async with _connection(db) as conn, conn.transaction():
+    async with connection(db) as conn, conn.transaction():
         entry = await _locked(conn, profile, name)
         if entry is None:
             return None
@@ -236,51 +237,6 @@ async def delete(db: Database, profile: str, name: str) -> int | None:
         await _drop_unlinked_tools(conn, profile)
         await conn.execute("DELETE FROM assistants WHERE id = $1", entry.id)
         return entry.version
-
-
-# --- user threads ---
-
-
-async def get_user_thread(db: Database, user_id: str, assistant_id: UUID) -> str | None:
-    """The thread (or conversation) id of this user with this assistant, marking it used."""
-    async with _connection(db) as conn:
-        return await conn.fetchval(
-            "UPDATE user_threads SET last_used_at = now() "
-            "WHERE user_id = $1 AND assistant_id = $2 RETURNING thread_id",
-            user_id,
-            assistant_id,
-        )
-
-
-async def set_user_thread(
-    db: Database, user_id: str, assistant_id: UUID, profile: str, thread_id: str
-) -> None:
-    """Make `thread_id` this user's thread with this assistant (a new one replaces the old)."""
-    async with _connection(db) as conn:
-        await conn.execute(
-            """
-            INSERT INTO user_threads (user_id, assistant_id, profile, thread_id)
-            VALUES ($1, $2, $3, $4)
-            ON CONFLICT (user_id, assistant_id) DO UPDATE
-            SET thread_id = EXCLUDED.thread_id, profile = EXCLUDED.profile,
-                updated_at = now(), last_used_at = now()
-            """,
-            user_id,
-            assistant_id,
-            profile,
-            thread_id,
-        )
-
-
-async def delete_user_thread(db: Database, user_id: str, assistant_id: UUID) -> bool:
-    """Forget this user's thread with this assistant (the next turn starts a new one)."""
-    async with _connection(db) as conn:
-        status = await conn.execute(
-            "DELETE FROM user_threads WHERE user_id = $1 AND assistant_id = $2",
-            user_id,
-            assistant_id,
-        )
-        return status != "DELETE 0"
 
 
 # --- internals ---

@@ -6,7 +6,7 @@ import asyncpg
 import pytest
 
 from schemas.assistants import SpecError, parse_spec
-from store import registry
+from store import registry, user_threads
 from tests.schemas.test_assistants import FULL
 
 
@@ -74,12 +74,12 @@ async def test_find_by_metadata_and_remote_id(db: asyncpg.Pool) -> None:
 
 async def test_user_threads_are_one_per_user_and_assistant(db: asyncpg.Pool) -> None:
     entry = (await registry.upsert(db, "dst", parse_spec({"name": "a", "model": "m"}))).entry
-    assert await registry.get_user_thread(db, "u1", entry.id) is None
-    await registry.set_user_thread(db, "u1", entry.id, "dst", "conv_1")
-    await registry.set_user_thread(db, "u1", entry.id, "dst", "conv_2")  # "clear": a new thread
-    await registry.set_user_thread(db, "u2", entry.id, "dst", "conv_3")
-    assert await registry.get_user_thread(db, "u1", entry.id) == "conv_2"
-    assert await registry.delete_user_thread(db, "u1", entry.id)
-    assert await registry.get_user_thread(db, "u1", entry.id) is None
+    assert await user_threads.get(db, "u1", entry.id) is None
+    await user_threads.put(db, "u1", entry.id, "dst", "conv_1")
+    await user_threads.put(db, "u1", entry.id, "dst", "conv_2")  # "clear": a new thread
+    await user_threads.put(db, "u2", entry.id, "dst", "conv_3")
+    assert await user_threads.get(db, "u1", entry.id) == "conv_2"
+    assert await user_threads.forget(db, "u1", entry.id)
+    assert await user_threads.get(db, "u1", entry.id) is None
     await registry.delete(db, "dst", "a")
     assert await db.fetchval("SELECT count(*) FROM user_threads") == 0

@@ -10,6 +10,7 @@ from schemas.assistants import AssistantSpec, SpecError, parse_spec
 from schemas.keys import RedisKeys
 from store import registry
 from tests.conftest import SandboxProject
+from tests.schemas.test_assistants import FULL
 from worker.backends.assistants_v2 import AssistantsV2Backend
 from worker.backends.factory import backend_for
 from worker.backends.responses import ResponsesBackend
@@ -101,3 +102,32 @@ async def test_the_port_moves_assistants_across_styles_exactly(
     for remote in await source.list_all():
         await target.create(remote.spec)
     assert [a.spec for a in await target.list_all()] == [a.spec for a in await source.list_all()]
+
+
+async def test_a_registry_definition_runs_as_responses_parameters(
+    sandbox_project: SandboxProject, db: asyncpg.Pool, redis: ArqRedis, key_prefix: str
+) -> None:
+    client = sandbox_project.client()
+    store = await client.vector_stores.create(name="kb")
+    upload = await client.files.create(
+        file=("rates.csv", b"pair,rate\nEURUSD,1.08\n"), purpose="assistants"
+    )
+    port = backend(sandbox_project, db, redis, key_prefix)
+    await port.create(AssistantSpec(name="analyst", model="m"))
+    spec = parse_spec(
+        {
+            **FULL,
+            "tool_resources": {
+                "file_search": {"vector_store_ids": [store.id]},
+                "code_interpreter": {"file_ids": [upload.id]},
+            },
+        }
+    )
+    created = await port.create(spec)
+    response = await client.responses.create(**created.spec.to_responses_params(), input="EURUSD?")
+    assert response.status == "completed"
+    assert response.instructions == spec.instructions
+    by_type = {tool.type: tool for tool in response.tools}
+    assert by_type["file_search"].vector_store_ids == [store.id]
+    assert [t.name for t in response.tools if t.type == "function"] == ["get_price", "ask_analyst"]
+    assert response.text.format.type == "json_schema" and response.text.format.name == "quote"

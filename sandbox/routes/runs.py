@@ -7,13 +7,14 @@ threads.py so that `POST /threads/runs` is not taken for an update of thread "ru
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
-from sandbox import assistant_tools, bodies, messages, model, run_engine
+from sandbox import assistant_tools, bodies, messages, model, run_engine, run_stream
 from sandbox.bodies import invalid_type
 from sandbox.errors import bad_request, not_found
 from sandbox.pagination import page
@@ -44,8 +45,6 @@ _THREAD_AND_RUN_FIELDS = (*_RUN_FIELDS, "thread", "tool_resources")
 
 def _new_run(project: Project, thread: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     """Check a run request against `thread`, then start the run."""
-    if body.get("stream"):
-        raise bad_request("The sandbox does not stream runs; poll instead.", param="stream")
     assistant_id = bodies.required(body, "assistant_id")
     assistant = project.table("assistant").get(assistant_id)
     if assistant is None:
@@ -125,7 +124,10 @@ def _run(request: Request) -> tuple[Project, dict[str, Any]]:
 async def create(request: Request) -> JSONResponse:
     project, thread = threads.thread_in(request)
     body = await bodies.json_body(request, allowed=_RUN_FIELDS)
-    return _with_poll_hint(project, _new_run(project, thread, body))
+    run = _new_run(project, thread, body)
+    if body.get("stream"):
+        return _streamed(run_stream.events(project, run))
+    return _with_poll_hint(project, run)
 
 
 async def create_thread_and_run(request: Request) -> JSONResponse:
@@ -140,7 +142,10 @@ async def create_thread_and_run(request: Request) -> JSONResponse:
         raise invalid_type("thread", "an object", thread_body)
     thread = threads.new_thread(project, thread_body, param="thread.")
     run_body = {k: v for k, v in body.items() if k not in ("thread", "tool_resources")}
-    return _with_poll_hint(project, _new_run(project, thread, run_body))
+    run = _new_run(project, thread, run_body)
+    if body.get("stream"):
+        return _streamed(run_stream.events(project, run, thread=thread))
+    return _with_poll_hint(project, run)
 
 
 async def retrieve(request: Request) -> JSONResponse:
@@ -172,12 +177,17 @@ async def cancel(request: Request) -> JSONResponse:
 async def submit_tool_outputs(request: Request) -> JSONResponse:
     project, run = _run(request)
     body = await bodies.json_body(request, allowed=("tool_outputs", "stream"))
-    if body.get("stream"):
-        raise bad_request("The sandbox does not stream runs; poll instead.", param="stream")
     outputs = bodies.required(body, "tool_outputs")
     if not isinstance(outputs, list):
         raise invalid_type("tool_outputs", "an array", outputs)
-    return _with_poll_hint(project, run_engine.submit_tool_outputs(project, run, outputs))
+    run = run_engine.submit_tool_outputs(project, run, outputs)
+    if body.get("stream"):
+        return _streamed(run_stream.events(project, run, resumed=True))
+    return _with_poll_hint(project, run)
+
+
+def _streamed(events: AsyncIterator[bytes]) -> StreamingResponse:
+    return StreamingResponse(events, media_type="text/event-stream")
 
 
 async def list_steps(request: Request) -> JSONResponse:

@@ -312,3 +312,50 @@ async def test_run_steps_record_the_calls_their_outputs_and_the_reply(sandbox_pr
         reply_step.id, thread_id=thread.id, run_id=run.id
     )
     assert fetched.id == reply_step.id
+
+
+async def test_streamed_runs_tell_each_state_and_the_text_deltas(sandbox_project) -> None:
+    client = sandbox_project.client()
+    assistant, thread = await _setup(client, "call get_price {}")
+    async with client.beta.threads.runs.stream(
+        thread_id=thread.id, assistant_id=assistant.id
+    ) as stream:
+        kinds = [event.event async for event in stream]
+        run = await stream.get_final_run()
+    assert kinds == [
+        "thread.run.created",
+        "thread.run.queued",
+        "thread.run.in_progress",
+        "thread.run.step.created",
+        "thread.run.requires_action",
+    ]
+    (call,) = run.required_action.submit_tool_outputs.tool_calls
+    async with client.beta.threads.runs.submit_tool_outputs_stream(
+        run_id=run.id, thread_id=thread.id, tool_outputs=[{"tool_call_id": call.id, "output": "5"}]
+    ) as stream:
+        kinds = [event.event async for event in stream]
+        final = await stream.get_final_run()
+        (reply,) = await stream.get_final_messages()
+    assert kinds[:3] == ["thread.run.step.completed", "thread.run.queued", "thread.run.in_progress"]
+    assert kinds.count("thread.message.delta") == len(reply.content[0].text.value.split())
+    assert kinds[-3:] == [
+        "thread.message.completed",
+        "thread.run.step.completed",
+        "thread.run.completed",
+    ]
+    assert final.status == "completed"
+    assert reply.content[0].text.value.endswith("get_price -> 5")
+    stored = await client.beta.threads.messages.retrieve(reply.id, thread_id=thread.id)
+    assert stored.content[0].text.value == reply.content[0].text.value
+
+
+async def test_create_thread_and_run_streams_the_new_thread_first(sandbox_project) -> None:
+    client = sandbox_project.client()
+    assistant = await client.beta.assistants.create(model="gpt-4o")
+    async with client.beta.threads.create_and_run_stream(
+        assistant_id=assistant.id, thread={"messages": [{"role": "user", "content": "yo"}]}
+    ) as stream:
+        deltas = [d async for d in stream.text_deltas]
+        run = await stream.get_final_run()
+    assert "".join(deltas).endswith("You said: yo")
+    assert run.status == "completed"

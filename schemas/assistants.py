@@ -136,7 +136,13 @@ class AssistantSpec(_Model):
             else dict(assistant)
         )
         metadata = dict(obj.get("metadata") or {})
-        subs: dict[str, str] = json.loads(metadata.pop(SUB_ASSISTANTS_METADATA_KEY, None) or "{}")
+        try:
+            subs = json.loads(metadata.pop(SUB_ASSISTANTS_METADATA_KEY, None) or "{}")
+            subs = {str(k): str(v) for k, v in subs.items()}
+        except (ValueError, AttributeError):
+            raise SpecError(
+                [(f"metadata.{SUB_ASSISTANTS_METADATA_KEY}", "not Ferry's sub-assistant marker")]
+            ) from None
         tools: list[dict[str, Any]] = []
         for tool in obj.get("tools") or []:
             kind = tool.get("type")

@@ -119,8 +119,8 @@ async def write_many(
     that call it as a sub-assistant in any order. Results come back in the given order.
     `labels` prefix the field paths of a refusal (where each spec sits in its file).
     """
-    order = _callees_first(specs)
     label = dict(zip((s.name for s in specs), labels or [""] * len(specs), strict=True))
+    order = _callees_first(specs, label)
     results: dict[str, registry.WriteResult] = {}
     async with db.acquire() as conn, conn.transaction():
         for spec in order:
@@ -137,7 +137,7 @@ async def write_many(
     return [results[spec.name] for spec in specs]
 
 
-def _callees_first(specs: list[AssistantSpec]) -> list[AssistantSpec]:
+def _callees_first(specs: list[AssistantSpec], label: dict[str, str]) -> list[AssistantSpec]:
     by_name = {spec.name: spec for spec in specs}
     done: dict[str, AssistantSpec] = {}
     visiting: set[str] = set()
@@ -146,7 +146,8 @@ def _callees_first(specs: list[AssistantSpec]) -> list[AssistantSpec]:
         if spec.name in done:
             return
         if spec.name in visiting:
-            raise SpecError([(f"{spec.name}.tools", "sub-assistants call each other in a cycle")])
+            where = f"{label[spec.name]}.tools" if label[spec.name] else "tools"
+            raise SpecError([(where, f"{spec.name!r} is part of a cycle of sub-assistant calls")])
         visiting.add(spec.name)
         for callee in spec.sub_assistant_names():
             if callee in by_name and callee != spec.name:

@@ -222,9 +222,9 @@ async def create(request: Request) -> Response:
         return StreamingResponse(finish.stream(delay), media_type="text/event-stream")
     try:
         await asyncio.sleep(delay)
+        finish.commit()  # before the release, so the next turn sees this one's items
     finally:
         finish.release()
-    finish.commit()
     if failed:
         raise APIError(500, turn.error or "", type="server_error", code="server_error")
     return JSONResponse(response)

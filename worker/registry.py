@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import structlog
@@ -116,3 +117,18 @@ class ConfigCache:
                 log.warning("registry listener reconnecting", error=str(error), delay_s=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+
+
+async def start_config_cache(ctx: dict[str, Any], *, ttl_s: int = DEFAULT_TTL_S) -> ConfigCache:
+    """arq `on_startup` step (after `ctx["db"]` is open): `ctx["configs"]`, listening."""
+    cache = ConfigCache(ctx["redis"], ctx["db"], ctx["keys"], ttl_s=ttl_s)
+    await cache.start()
+    ctx["configs"] = cache
+    return cache
+
+
+async def stop_config_cache(ctx: dict[str, Any]) -> None:
+    """arq `on_shutdown` step."""
+    cache: ConfigCache | None = ctx.pop("configs", None)
+    if cache is not None:
+        await cache.aclose()

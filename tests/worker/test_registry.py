@@ -15,7 +15,12 @@ from arq.worker import Worker, func
 from schemas.assistants import parse_spec
 from schemas.keys import RedisKeys
 from store import registry_cache
-from worker.registry import ConfigCache, UnknownAssistant
+from worker.registry import (
+    ConfigCache,
+    UnknownAssistant,
+    start_config_cache,
+    stop_config_cache,
+)
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 2.0) -> None:
@@ -34,11 +39,8 @@ async def running_worker(
         return (await ctx["configs"].get(profile, name)).spec.instructions
 
     async def startup(ctx: dict[str, Any]) -> None:
-        ctx["configs"] = ConfigCache(ctx["redis"], db, keys)
-        await ctx["configs"].start()
-
-    async def shutdown(ctx: dict[str, Any]) -> None:
-        await ctx["configs"].aclose()
+        ctx.update(db=db, keys=keys)
+        await start_config_cache(ctx)
 
     queue = f"{keys.prefix}:registry-test"
     worker = Worker(
@@ -46,7 +48,7 @@ async def running_worker(
         redis_pool=redis,
         queue_name=queue,
         on_startup=startup,
-        on_shutdown=shutdown,
+        on_shutdown=stop_config_cache,
         poll_delay=0.01,
         handle_signals=False,
         keep_result=5,

@@ -119,6 +119,7 @@ def optional_number(
 
 
 def string_too_long(param: str, limit: int, length: int) -> APIError:
+    """OpenAI's 400 for a string beyond its maximum length."""
     return bad_request(
         f"Invalid '{param}': string too long. Expected a string with maximum length {limit}, "
         f"but got a string with length {length} instead.",
@@ -128,6 +129,7 @@ def string_too_long(param: str, limit: int, length: int) -> APIError:
 
 
 def array_too_long(param: str, limit: int, length: int) -> APIError:
+    """OpenAI's 400 for an array beyond its maximum length."""
     return bad_request(
         f"Invalid '{param}': array too long. Expected an array with maximum length {limit}, "
         f"but got an array with length {length} instead.",

@@ -17,6 +17,7 @@ def searcher(
     """A search over `store_ids` (stores deleted since are skipped, as they hold nothing)."""
 
     def search(query: str) -> list[SearchHit]:
+        """The best chunks for `query`."""
         live = [s for s in store_ids if s in project.table(vector_stores.KIND)]
         found = vector_stores.search_chunks(project, live, query, max_results=max_results)
         return [

@@ -94,6 +94,7 @@ def _parts(role: str, content: Any, param: str) -> list[dict[str, Any]]:
 
 
 def output_text(text: str) -> dict[str, Any]:
+    """An `output_text` content part."""
     return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
 
 

@@ -74,6 +74,7 @@ class Turn:
 
     @property
     def total_tokens(self) -> int:
+        """Input plus output tokens."""
         return self.input_tokens + self.output_tokens
 
 
@@ -162,6 +163,7 @@ def _queued_turn(output: str | dict[str, Any]) -> Turn:
 
 
 def new_call_id() -> str:
+    """A fresh tool-call id shaped like OpenAI's (`call_…`)."""
     return f"call_{secrets.token_hex(12)}"
 
 

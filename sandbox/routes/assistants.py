@@ -80,6 +80,7 @@ def _apply(project: Project, assistant: dict[str, Any], body: dict[str, Any]) ->
 
 
 async def create(request: Request) -> JSONResponse:
+    """POST /v1/assistants"""
     assistant_tools.require_beta_header(request)
     project: Project = request.state.project
     body = await bodies.json_body(request, allowed=_FIELDS)
@@ -104,12 +105,14 @@ async def create(request: Request) -> JSONResponse:
 
 
 async def retrieve(request: Request) -> JSONResponse:
+    """GET /v1/assistants/{assistant_id}"""
     assistant_tools.require_beta_header(request)
     project: Project = request.state.project
     return JSONResponse(project.get(KIND, request.path_params["assistant_id"]))
 
 
 async def update(request: Request) -> JSONResponse:
+    """POST /v1/assistants/{assistant_id}"""
     assistant_tools.require_beta_header(request)
     project: Project = request.state.project
     assistant = project.get(KIND, request.path_params["assistant_id"])
@@ -121,6 +124,7 @@ async def update(request: Request) -> JSONResponse:
 
 
 async def list_(request: Request) -> JSONResponse:
+    """GET /v1/assistants"""
     assistant_tools.require_beta_header(request)
     project: Project = request.state.project
     table = project.table(KIND)
@@ -133,6 +137,7 @@ async def list_(request: Request) -> JSONResponse:
 
 
 async def delete(request: Request) -> JSONResponse:
+    """DELETE /v1/assistants/{assistant_id}"""
     assistant_tools.require_beta_header(request)
     project: Project = request.state.project
     assistant = project.delete(KIND, request.path_params["assistant_id"])

@@ -75,6 +75,7 @@ def _conversation(request: Request) -> tuple[Project, dict[str, Any], Conversati
 
 
 async def create(request: Request) -> JSONResponse:
+    """POST /v1/conversations"""
     project: Project = request.state.project
     body = await bodies.json_body(request, allowed=("items", "metadata"))
     metadata = bodies.metadata(body) or {}
@@ -92,11 +93,13 @@ async def create(request: Request) -> JSONResponse:
 
 
 async def retrieve(request: Request) -> JSONResponse:
+    """GET /v1/conversations/{conversation_id}"""
     _, conversation, _ = _conversation(request)
     return JSONResponse(conversation)
 
 
 async def update(request: Request) -> JSONResponse:
+    """POST /v1/conversations/{conversation_id}"""
     _, conversation, _ = _conversation(request)
     body = await bodies.json_body(request, allowed=("metadata",))
     bodies.required(body, "metadata")
@@ -105,6 +108,7 @@ async def update(request: Request) -> JSONResponse:
 
 
 async def delete(request: Request) -> JSONResponse:
+    """DELETE /v1/conversations/{conversation_id}"""
     project, conversation, _ = _conversation(request)
     project.delete(KIND, conversation["id"])
     return JSONResponse(
@@ -118,6 +122,7 @@ def _listing(found: list[dict[str, Any]], query: Any, *, default_order: str) -> 
 
 
 async def create_items(request: Request) -> JSONResponse:
+    """POST /v1/conversations/{conversation_id}/items"""
     _, _, state = _conversation(request)
     body = await bodies.json_body(request, allowed=("items",))
     bodies.required(body, "items")
@@ -127,6 +132,7 @@ async def create_items(request: Request) -> JSONResponse:
 
 
 async def list_items(request: Request) -> JSONResponse:
+    """GET /v1/conversations/{conversation_id}/items"""
     _, _, state = _conversation(request)
     found = list(state.items.values())
     return JSONResponse(_listing(found, request.query_params, default_order="desc"))
@@ -139,11 +145,13 @@ def _item(state: ConversationState, item_id: str) -> dict[str, Any]:
 
 
 async def retrieve_item(request: Request) -> JSONResponse:
+    """GET /v1/conversations/{conversation_id}/items/{item_id}"""
     _, _, state = _conversation(request)
     return JSONResponse(_item(state, request.path_params["item_id"]))
 
 
 async def delete_item(request: Request) -> JSONResponse:
+    """DELETE /v1/conversations/{conversation_id}/items/{item_id}"""
     _, conversation, state = _conversation(request)
     del state.items[_item(state, request.path_params["item_id"])["id"]]
     return JSONResponse(conversation)

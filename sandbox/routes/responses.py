@@ -163,6 +163,7 @@ def _answer(project: Project, body: dict[str, Any], tools: list, context: list, 
 
 
 async def create(request: Request) -> Response:
+    """POST /v1/responses"""
     project: Project = request.state.project
     body = await bodies.json_body(request, allowed=_FIELDS)
     model_name = bodies.required(body, "model")
@@ -240,10 +241,12 @@ class _Finisher:
     conversation_id: str | None
 
     def release(self) -> None:
+        """Free the conversation for its next response."""
         if self.conversation_id is not None:
             conversations.unlock(self.project, self.conversation_id, self.response["id"])
 
     def commit(self) -> None:
+        """Store the response (unless `store: false`) and extend its conversation."""
         if self.response["store"]:
             self.project.put(KIND, self.response)
             self.project.private_of(KIND)[self.response["id"]] = self.record
@@ -275,11 +278,13 @@ def _stored(project: Project, response_id: str) -> dict[str, Any]:
 
 
 async def retrieve(request: Request) -> JSONResponse:
+    """GET /v1/responses/{response_id}"""
     project: Project = request.state.project
     return JSONResponse(_stored(project, request.path_params["response_id"]))
 
 
 async def delete(request: Request) -> JSONResponse:
+    """DELETE /v1/responses/{response_id}"""
     project: Project = request.state.project
     response = _stored(project, request.path_params["response_id"])
     project.delete(KIND, response["id"])
@@ -287,6 +292,7 @@ async def delete(request: Request) -> JSONResponse:
 
 
 async def input_items(request: Request) -> JSONResponse:
+    """GET /v1/responses/{response_id}/input_items"""
     project: Project = request.state.project
     response = _stored(project, request.path_params["response_id"])
     record: ResponseRecord = project.private_of(KIND)[response["id"]]

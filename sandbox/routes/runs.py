@@ -122,6 +122,7 @@ def _run(request: Request) -> tuple[Project, dict[str, Any]]:
 
 
 async def create(request: Request) -> JSONResponse:
+    """POST /v1/threads/{thread_id}/runs"""
     project, thread = threads.thread_in(request)
     body = await bodies.json_body(request, allowed=_RUN_FIELDS)
     run = _new_run(project, thread, body)
@@ -131,6 +132,7 @@ async def create(request: Request) -> JSONResponse:
 
 
 async def create_thread_and_run(request: Request) -> JSONResponse:
+    """POST /v1/threads/runs"""
     assistant_tools.require_beta_header(request)
     project: Project = request.state.project
     body = await bodies.json_body(request, allowed=_THREAD_AND_RUN_FIELDS)
@@ -149,11 +151,13 @@ async def create_thread_and_run(request: Request) -> JSONResponse:
 
 
 async def retrieve(request: Request) -> JSONResponse:
+    """GET /v1/threads/{thread_id}/runs/{run_id}"""
     project, run = _run(request)
     return _with_poll_hint(project, run)
 
 
 async def list_(request: Request) -> JSONResponse:
+    """GET /v1/threads/{thread_id}/runs"""
     project, thread = threads.thread_in(request)
     found = run_engine.of_thread(project, thread["id"])
     rank = {r["id"]: i for i, r in enumerate(found)}
@@ -162,6 +166,7 @@ async def list_(request: Request) -> JSONResponse:
 
 
 async def update(request: Request) -> JSONResponse:
+    """POST /v1/threads/{thread_id}/runs/{run_id}"""
     _, run = _run(request)
     body = await bodies.json_body(request, allowed=("metadata",))
     if "metadata" in body:
@@ -170,11 +175,13 @@ async def update(request: Request) -> JSONResponse:
 
 
 async def cancel(request: Request) -> JSONResponse:
+    """POST /v1/threads/{thread_id}/runs/{run_id}/cancel"""
     project, run = _run(request)
     return _with_poll_hint(project, run_engine.cancel(project, run))
 
 
 async def submit_tool_outputs(request: Request) -> JSONResponse:
+    """POST /v1/threads/{thread_id}/runs/{run_id}/submit_tool_outputs"""
     project, run = _run(request)
     body = await bodies.json_body(request, allowed=("tool_outputs", "stream"))
     outputs = bodies.required(body, "tool_outputs")
@@ -191,11 +198,13 @@ def _streamed(events: AsyncIterator[bytes]) -> StreamingResponse:
 
 
 async def list_steps(request: Request) -> JSONResponse:
+    """GET /v1/threads/{thread_id}/runs/{run_id}/steps"""
     project, run = _run(request)
     return JSONResponse(page(run_engine.steps_of(project, run), request.query_params))
 
 
 async def retrieve_step(request: Request) -> JSONResponse:
+    """GET /v1/threads/{thread_id}/runs/{run_id}/steps/{step_id}"""
     project, run = _run(request)
     step_id = request.path_params["step_id"]
     for step in run_engine.steps_of(project, run):

@@ -45,12 +45,14 @@ def new_thread(project: Project, body: dict[str, Any], *, param: str = "") -> di
 
 
 def thread_in(request: Request) -> tuple[Project, dict[str, Any]]:
+    """The caller's project and the thread named by the path (404 if not theirs)."""
     assistant_tools.require_beta_header(request)
     project: Project = request.state.project
     return project, project.get(KIND, request.path_params["thread_id"])
 
 
 async def create(request: Request) -> JSONResponse:
+    """POST /v1/threads"""
     assistant_tools.require_beta_header(request)
     project: Project = request.state.project
     body = await bodies.json_body(request, allowed=_THREAD_FIELDS)
@@ -58,11 +60,13 @@ async def create(request: Request) -> JSONResponse:
 
 
 async def retrieve(request: Request) -> JSONResponse:
+    """GET /v1/threads/{thread_id}"""
     _, thread = thread_in(request)
     return JSONResponse(thread)
 
 
 async def update(request: Request) -> JSONResponse:
+    """POST /v1/threads/{thread_id}"""
     project, thread = thread_in(request)
     body = await bodies.json_body(request, allowed=("tool_resources", "metadata"))
     updated = dict(thread)
@@ -74,6 +78,7 @@ async def update(request: Request) -> JSONResponse:
 
 
 async def delete(request: Request) -> JSONResponse:
+    """DELETE /v1/threads/{thread_id}"""
     project, thread = thread_in(request)
     for run in run_engine.of_thread(project, thread["id"]):
         project.delete(run_engine.KIND, run["id"])
@@ -90,6 +95,7 @@ def refuse_if_running(project: Project, thread_id: str) -> None:
 
 
 async def create_message(request: Request) -> JSONResponse:
+    """POST /v1/threads/{thread_id}/messages"""
     project, thread = thread_in(request)
     body = await bodies.json_body(request, allowed=_MESSAGE_FIELDS)
     refuse_if_running(project, thread["id"])
@@ -97,6 +103,7 @@ async def create_message(request: Request) -> JSONResponse:
 
 
 async def list_messages(request: Request) -> JSONResponse:
+    """GET /v1/threads/{thread_id}/messages"""
     project, thread = thread_in(request)
     run_engine.of_thread(project, thread["id"])  # replies of finished runs appear first
     found = messages.of_thread(project, thread["id"])
@@ -116,11 +123,13 @@ def _message(project: Project, thread: dict[str, Any], message_id: str) -> dict[
 
 
 async def retrieve_message(request: Request) -> JSONResponse:
+    """GET /v1/threads/{thread_id}/messages/{message_id}"""
     project, thread = thread_in(request)
     return JSONResponse(_message(project, thread, request.path_params["message_id"]))
 
 
 async def update_message(request: Request) -> JSONResponse:
+    """POST /v1/threads/{thread_id}/messages/{message_id}"""
     project, thread = thread_in(request)
     message = _message(project, thread, request.path_params["message_id"])
     body = await bodies.json_body(request, allowed=("metadata",))
@@ -130,6 +139,7 @@ async def update_message(request: Request) -> JSONResponse:
 
 
 async def delete_message(request: Request) -> JSONResponse:
+    """DELETE /v1/threads/{thread_id}/messages/{message_id}"""
     project, thread = thread_in(request)
     message = _message(project, thread, request.path_params["message_id"])
     project.delete(messages.KIND, message["id"])

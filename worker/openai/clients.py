@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+
 from openai import AsyncOpenAI
 
 from worker.settings import Profile, Settings
+
+# The SDK marks `client.beta.assistants` / `threads` deprecated (the API is shut down on
+# OpenAI); Ferry uses them on purpose, for servers that still speak the v2 protocol.
+warnings.filterwarnings("ignore", message="deprecated$", category=DeprecationWarning)
 
 
 def openai_client(profile: Profile, *, timeout_s: float = 60.0) -> AsyncOpenAI:

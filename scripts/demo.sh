@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Ferry's demo on the embedded default: the local Redis and Postgres, and the sandbox standing in
+# for OpenAI, seeded with a source project of four assistants (v2 protocol, as before the
+# shutdown) and an empty destination project (Responses style). Nothing leaves this machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+venv="${VENV:-.venv}"
+ferry="$venv/bin/ferry"
+out=out/demo
+mkdir -p "$out"
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+port=$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+base="http://127.0.0.1:$port/v1"
+# The sandbox's demo keys are fake: they open only this local sandbox.
+src_key=sk-proj-demo-src-0000000000000000000000000000
+dst_key=sk-proj-demo-dst-0000000000000000000000000000
+
+export DATABASE_SCHEMA=ferry_demo REDIS_KEY_PREFIX=ferry-demo LOG_LEVEL=warn
+export OPENAI_SRC_API_KEY=$src_key OPENAI_SRC_BASE_URL=$base OPENAI_SRC_API_STYLE=assistants
+export OPENAI_SRC_ORG_ID=org-demo-src OPENAI_SRC_PROJECT_ID=proj_demo_src
+export OPENAI_DST_API_KEY=$dst_key OPENAI_DST_BASE_URL=$base OPENAI_DST_API_STYLE=responses
+export OPENAI_DST_ORG_ID=org-demo-dst OPENAI_DST_PROJECT_ID=proj_demo_dst
+
+step "the sandbox (OpenAI stand-in) on 127.0.0.1:$port, seeded with the demo fixture"
+"$ferry" sandbox --port "$port" --seed demo --log-level warning &
+sandbox_pid=$!
+worker_pid=""
+cleanup() {
+  if [ -n "$worker_pid" ]; then
+    kill -TERM "$worker_pid" 2>/dev/null || true
+    wait "$worker_pid" || echo "the worker exited with status $?" >&2
+  fi
+  kill -TERM "$sandbox_pid" 2>/dev/null || true
+  wait "$sandbox_pid" 2>/dev/null || true
+}
+trap cleanup EXIT
+for _ in $(seq 1 100); do
+  curl -sf "http://127.0.0.1:$port/_sandbox/health" >/dev/null && break
+  sleep 0.1
+done
+
+step "a clean demo schema ($DATABASE_SCHEMA) and key prefix ($REDIS_KEY_PREFIX)"
+"$venv/bin/python" - <<'PY'
+import asyncio
+
+import asyncpg
+from redis.asyncio import Redis
+
+from producers.settings import ClientSettings
+
+
+async def reset() -> None:
+    settings = ClientSettings()
+    conn = await asyncpg.connect(settings.database_url)
+    await conn.execute(f'DROP SCHEMA IF EXISTS "{settings.database_schema}" CASCADE')
+    await conn.close()
+    redis = Redis.from_url(settings.redis_url)
+    keys = [k async for k in redis.scan_iter(match=f"{settings.redis_key_prefix}:*")]
+    if keys:
+        await redis.delete(*keys)
+    await redis.aclose()
+
+
+asyncio.run(reset())
+PY
+
+step "ferry db migrate"
+"$ferry" db migrate
+
+step "ferry doctor"
+"$ferry" doctor
+
+step "a worker for every queue, in the background"
+"$ferry" worker &
+worker_pid=$!
+
+step "the source project's assistants, dumped through the Assistants API as a team did before 2026-08-26"
+curl -sf "$base/assistants?limit=100&order=asc" \
+  -H "Authorization: Bearer $src_key" -H "OpenAI-Beta: assistants=v2" > "$out/src-assistants-dump.json"
+"$venv/bin/python" - "$out/src-assistants-dump.json" <<'PY'
+import json, sys
+dump = json.load(open(sys.argv[1]))["data"]
+print(f"{len(dump)} assistants dumped to {sys.argv[1]}:")
+for a in dump:
+    tools = ", ".join(t.get("function", {}).get("name", t["type"]) for t in a["tools"])
+    print(f"  {a['id']}  {a['name']!r:34} {a['model']:12} tools: {tools}")
+PY
+
+step "ferry assistants import: the dump becomes registry definitions of profile dst (Responses style)"
+"$ferry" assistants import "$out/src-assistants-dump.json" --profile dst
+
+step "importing the same dump again changes nothing"
+"$ferry" assistants import "$out/src-assistants-dump.json" --profile dst
+
+echo "(Their tool_resources still name the source project's vector stores and files: carrying"
+echo " those across is the clone job's work.)"
+
+step "ferry assistants list"
+"$ferry" assistants list
+
+step "ferry assistants show 'Support Concierge' --profile dst (YAML that apply -f takes back)"
+"$ferry" assistants show "Support Concierge" --profile dst > "$out/support-concierge.yaml"
+head -n 30 "$out/support-concierge.yaml"
+echo "  … (whole spec in $out/support-concierge.yaml)"
+
+step "ferry assistants apply: a declarative edit, printed field by field"
+sed -i 's/^temperature: .*/temperature: 0.2/' "$out/support-concierge.yaml"
+"$ferry" assistants apply -f "$out/support-concierge.yaml" --profile dst
+
+step "ferry assistants export --profile dst: a versioned snapshot that round-trips exactly"
+"$ferry" assistants export --profile dst -o "$out/dst-registry.json"
+
+step "jobs"
+echo "No product job kind is installed yet: clone, chat-run and patch arrive with their own issues."
+echo "The pipeline they will ride (ledger, queues, pushed results, sweeper) is running now:"
+"$ferry" jobs list --limit 5
+
+printf '\nDone. Files in %s/. The worker and the sandbox stop now.\n' "$out"

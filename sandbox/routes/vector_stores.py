@@ -77,8 +77,9 @@ def attach(
     attributes: dict[str, Any] | None = None,
     batch_id: str | None = None,
     param: str = "file_id",
+    delay: float | None = None,
 ) -> Ingest:
-    """Attach a project file to a store; ingestion starts now (also used by the seed loader)."""
+    """Attach a project file to a store; ingestion takes `delay` (default: the project's)."""
     file_obj = require_file(project, file_id, param=param)
     ingest = ingestion.start(
         vs_id,
@@ -86,7 +87,7 @@ def attach(
         file_bytes(project, file_id),
         strategy=strategy,
         attributes=attributes,
-        delay=project.ingestion_seconds,
+        delay=project.ingestion_seconds if delay is None else delay,
         created_at=now(),
         batch_id=batch_id,
     )
@@ -112,6 +113,7 @@ def create_store(
     strategy: dict[str, Any] | None = None,
     expires_after: dict[str, Any] | None = None,
     meta: dict[str, str] | None = None,
+    delay: float | None = None,
 ) -> dict[str, Any]:
     """Create a store in the project and start ingesting its files (routes and seed)."""
     for index, file_id in enumerate(file_ids or []):
@@ -135,7 +137,7 @@ def create_store(
         obj["expires_at"] = created + expires_after["days"] * DAY
     project.put(KIND, obj)
     for file_id in file_ids or []:
-        attach(project, obj["id"], file_id, strategy=strategy)
+        attach(project, obj["id"], file_id, strategy=strategy, delay=delay)
     return refresh(project, obj)
 
 

@@ -1,0 +1,153 @@
+"""Requests per second the sandbox serves: simple GETs over loopback, no injected latency.
+
+The sandbox runs in a subprocess (`python -m sandbox`, uvicorn with uvloop/httptools when
+installed) so the client does not share its GIL. Concurrent httpx clients alternate
+`GET /v1/files/{id}` and `GET /v1/vector_stores` for a bounded time and count answers.
+
+    .venv/bin/python bench/sandbox_rps.py [--seconds 10] [--concurrency 4] [--clients 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+KEY = "sk-bench-0000000000000000000000000000"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_sandbox(port: int) -> subprocess.Popen[bytes]:
+    """The sandbox in its own process, answering once `/_sandbox/health` does."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sandbox",
+            "--port",
+            str(port),
+            "--key",
+            f"{KEY}:org-bench:proj_bench",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/_sandbox/health").status_code == 200:
+                return proc
+        except httpx.TransportError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(
+        f"the sandbox did not start: {proc.stderr.read().decode() if proc.stderr else ''}"
+    )
+
+
+def prepare(base: str) -> str:
+    """One file and one vector store to read back; the file's id."""
+    headers = {"Authorization": f"Bearer {KEY}"}
+    with httpx.Client(base_url=base, headers=headers) as http:
+        made = http.post(
+            "/files", files={"file": ("a.txt", b"hello")}, data={"purpose": "assistants"}
+        )
+        made.raise_for_status()
+        http.post("/vector_stores", json={"name": "bench"}).raise_for_status()
+        return made.json()["id"]
+
+
+async def hammer(base: str, file_id: str, seconds: float, concurrency: int) -> tuple[int, int]:
+    """(ok answers, other answers) in `seconds` from `concurrency` concurrent loops.
+
+    Each loop has its own one-connection client: httpx's shared pool serialises on a lock
+    and slows down as concurrency grows, which would measure the client, not the sandbox.
+    """
+    headers = {"Authorization": f"Bearer {KEY}"}
+    paths = [f"/files/{file_id}", "/vector_stores"]
+    ok = bad = 0
+    clients = [
+        httpx.AsyncClient(base_url=base, headers=headers, limits=httpx.Limits(max_connections=1))
+        for _ in range(concurrency)
+    ]
+    deadline = time.monotonic() + seconds
+
+    async def loop(http: httpx.AsyncClient, n: int) -> None:
+        nonlocal ok, bad
+        while time.monotonic() < deadline:
+            answer = await http.get(paths[n % 2])
+            n += 1
+            if answer.status_code == 200:
+                ok += 1
+            else:
+                bad += 1
+
+    try:
+        await asyncio.gather(*(loop(http, i) for i, http in enumerate(clients)))
+    finally:
+        for http in clients:
+            await http.aclose()
+    return ok, bad
+
+
+def _client(args: tuple[str, str, float, int]) -> tuple[int, int]:
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    return asyncio.run(hammer(*args))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--concurrency", type=int, default=4, help="in-flight requests per client")
+    parser.add_argument("--clients", type=int, default=1, help="client processes")
+    args = parser.parse_args()
+    port = free_port()
+    proc = start_sandbox(port)
+    try:
+        base = f"http://127.0.0.1:{port}/v1"
+        file_id = prepare(base)
+        _client((base, file_id, 1.0, args.concurrency))  # warm-up, not counted
+        started = time.monotonic()
+        work = [(base, file_id, args.seconds, args.concurrency)] * args.clients
+        if args.clients == 1:
+            results = [_client(work[0])]
+        else:
+            with multiprocessing.Pool(args.clients) as pool:
+                results = pool.map(_client, work)
+        elapsed = time.monotonic() - started
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    ok = sum(r[0] for r in results)
+    bad = sum(r[1] for r in results)
+    print(
+        f"sandbox: {ok / elapsed:,.0f} req/s ({ok} ok, {bad} non-200 in {elapsed:.1f} s; "
+        f"{args.clients} client process(es) x {args.concurrency} concurrent; "
+        f"{os.cpu_count()} CPUs)"
+    )
+    return 0 if bad == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,4 +1,4 @@
-"""`python -m sandbox`: serve the sandbox on 127.0.0.1 under uvicorn (uvloop/httptools if present)."""
+"""`python -m sandbox`: serve the sandbox under uvicorn (uvloop and httptools when installed)."""
 
 from __future__ import annotations
 

@@ -121,3 +121,46 @@ async def test_admin_token_guards_the_admin_routes() -> None:
             allowed = await http.get("/counters", headers={"Authorization": "Bearer admin-secret"})
     assert refused.status_code == 401
     assert allowed.status_code == 200
+
+
+@pytest.mark.filterwarnings("ignore:deprecated:DeprecationWarning")
+async def test_seed_loads_the_demo_world() -> None:
+    from tests.sandbox.openapi import assert_matches
+
+    with ThreadedSandbox(SandboxState(ingestion_seconds=60)) as server:
+        root = server.base_url.removesuffix("/v1")
+        async with httpx.AsyncClient() as http:
+            answer = await http.post(f"{root}/_sandbox/seed", json={})
+            missing = await http.post(f"{root}/_sandbox/seed", json={"path": "/nope.json"})
+        assert missing.status_code == 400
+        made = answer.json()["projects"]
+        assert set(made) == {"proj_demo_src", "proj_demo_dst"}
+        src = made["proj_demo_src"]
+        client = openai.AsyncOpenAI(api_key=src["keys"][0], base_url=server.base_url, max_retries=0)
+        assistants = [a async for a in client.beta.assistants.list()]
+        assert len(assistants) == 4
+        raw = await client.beta.assistants.with_raw_response.list()
+        for body in raw.http_response.json()["data"]:
+            assert_matches("AssistantObject", body, strict=True)
+        languages = {a.metadata["lang"] for a in assistants}
+        assert languages == {"pt", "ru", "es", "en"}
+        stores = [s async for s in client.vector_stores.list()]
+        # seeded data is ingested already, whatever the sandbox's ingestion delay
+        assert len(stores) == 2 and {s.status for s in stores} == {"completed"}
+        pdf = src["files"]["sla"]
+        support = src["vector_stores"]["support_kb"]
+        pages = [
+            p.text async for p in client.vector_stores.files.content(pdf, vector_store_id=support)
+        ]
+        assert "99.9 percent" in pages[0]
+        forecast = await client.files.content(src["files"]["forecast"])
+        assert forecast.content.startswith(b"month,region,forecast_revenue_rub")
+
+        dst = made["proj_demo_dst"]
+        other = openai.AsyncOpenAI(api_key=dst["keys"][0], base_url=server.base_url, max_retries=0)
+        assert [a async for a in other.beta.assistants.list()] == []
+        assert dst["org_id"] != src["org_id"]
+        # seeding again replaces, never duplicates
+        async with httpx.AsyncClient() as http:
+            await http.post(f"{root}/_sandbox/seed")
+        assert len([a async for a in client.beta.assistants.list()]) == 4

@@ -68,3 +68,76 @@ async def test_two_keys_of_one_project_share_objects_other_projects_do_not(
     with pytest.raises(openai.NotFoundError):
         await sibling.files.delete(made.id)
     assert (await same.files.retrieve(made.id)).id == made.id
+
+
+def test_config_file_maps_keys_to_orgs_and_projects(tmp_path) -> None:
+    from sandbox.config import apply_config, read_config
+    from sandbox.state import SandboxState
+
+    path = tmp_path / "keys.yaml"
+    path.write_text(
+        "admin_token: tok\n"
+        "allow_all_downloads: true\n"
+        "keys:\n"
+        "  - {key: sk-a, org: org-a, project: proj_a}\n"
+        "  - {key: sk-b, org: org-b, project: proj_b}\n"
+        "projects:\n"
+        "  proj_b: {requests_per_minute: 10, insufficient_quota: true}\n"
+    )
+    state = SandboxState()
+    added = apply_config(state, read_config(path))
+    assert [k.project_id for k in added] == ["proj_a", "proj_b"]
+    assert state.keys["sk-b"].org_id == "org-b" and state.admin_token == "tok"
+    assert state.projects["proj_a"].allow_all_downloads
+    assert state.projects["proj_b"].limiter.limits.requests_per_minute == 10
+    assert state.projects["proj_b"].insufficient_quota
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"projects": {"proj_x": {}}}')
+    with pytest.raises(ValueError):
+        apply_config(SandboxState(), read_config(bad))
+
+
+def test_key_flags_and_the_demo_key() -> None:
+    from sandbox.__main__ import build_parser, build_state
+    from sandbox.config import DEMO_KEY, parse_key_flag
+
+    with pytest.raises(ValueError):
+        parse_key_flag("sk-only-a-key")
+    state, keys, _ = build_state(build_parser().parse_args(["--key", "sk-x:org-x:proj_x"]))
+    assert list(state.keys) == ["sk-x"] and keys[0].project_id == "proj_x"
+    state, keys, _ = build_state(build_parser().parse_args([]))
+    assert list(state.keys) == [DEMO_KEY]
+
+
+def test_python_m_sandbox_serves_the_given_key() -> None:
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from sandbox.server import free_port
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "--port", str(port), "--key", "sk-cli:org-cli:proj_cli"],
+        cwd=Path(__file__).parents[2],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        answer = None
+        while time.monotonic() < deadline:
+            try:
+                answer = httpx.get(
+                    f"http://127.0.0.1:{port}/v1/files", headers={"Authorization": "Bearer sk-cli"}
+                )
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        assert answer is not None and answer.status_code == 200
+        assert answer.json()["data"] == []
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=10)[0].decode()
+    assert f"http://127.0.0.1:{port}/v1" in output

@@ -8,6 +8,7 @@ from sandbox import bodies
 from sandbox.bodies import invalid_type
 from sandbox.errors import bad_request
 from sandbox.model import Entry
+from sandbox.routes import files
 from sandbox.state import Project, new_id, now
 
 KIND = "message"
@@ -47,7 +48,7 @@ def _text_part(text: str) -> dict[str, Any]:
     return {"type": "text", "text": {"value": text, "annotations": []}}
 
 
-def new_message(
+def build(
     project: Project,
     thread_id: str,
     body: dict[str, Any],
@@ -57,7 +58,7 @@ def new_message(
     assistant_id: str | None = None,
     created_at: int | None = None,
 ) -> dict[str, Any]:
-    """Check a message request (`role`, `content`, `attachments`, `metadata`) and store it."""
+    """Check a message request (`role`, `content`, `attachments`, `metadata`); store nothing."""
     role = body.get("role")
     if role is None:
         raise bad_request(
@@ -81,6 +82,15 @@ def new_message(
     attachments = body.get("attachments")
     if attachments is not None and not isinstance(attachments, list):
         raise invalid_type(f"{param}attachments", "an array", attachments)
+    for i, attachment in enumerate(attachments or []):
+        where = f"{param}attachments[{i}].file_id"
+        if not isinstance(attachment, dict) or not isinstance(attachment.get("file_id"), str):
+            raise bad_request(
+                f"Missing required parameter: '{where}'.",
+                param=where,
+                code="missing_required_parameter",
+            )
+        files.require_file(project, attachment["file_id"], param=where)
     message = {
         "id": new_id("msg_"),
         "object": "thread.message",
@@ -99,7 +109,14 @@ def new_message(
     }
     if role == "assistant" and run_id is not None:
         message["completed_at"] = message["created_at"]
-    return project.put(KIND, message)
+    return message
+
+
+def new_message(
+    project: Project, thread_id: str, body: dict[str, Any], **options: Any
+) -> dict[str, Any]:
+    """Check a message request and store the message (options as for `build`)."""
+    return project.put(KIND, build(project, thread_id, body, **options))
 
 
 def text_of(message: dict[str, Any]) -> str:

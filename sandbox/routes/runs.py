@@ -69,8 +69,12 @@ def _new_run(project: Project, thread: dict[str, Any], body: dict[str, Any]) -> 
         body, "temperature", low=0, high=2, default=assistant["temperature"]
     )
     top_p = bodies.optional_number(body, "top_p", low=0, high=1, default=assistant["top_p"])
-    for i, message in enumerate(extra or []):
-        messages.new_message(project, thread["id"], message, param=f"additional_messages[{i}].")
+    built = [
+        messages.build(project, thread["id"], message, param=f"additional_messages[{i}].")
+        for i, message in enumerate(extra or [])
+    ]
+    for message in built:
+        project.put(messages.KIND, message)
     created_at = now()
     run = {
         "id": new_id("run_"),

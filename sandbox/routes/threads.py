@@ -24,23 +24,28 @@ def new_thread(project: Project, body: dict[str, Any], *, param: str = "") -> di
     given = body.get("messages")
     if given is not None and not isinstance(given, list):
         raise invalid_type(f"{param}messages", "an array", given)
-    thread = {
-        "id": new_id("thread_"),
-        "object": "thread",
-        "created_at": now(),
-        "metadata": bodies.metadata(body) or {},
-        "tool_resources": assistant_tools.tool_resources(
-            project, body.get("tool_resources"), param=f"{param}tool_resources"
-        ),
-    }
+    thread_id = new_id("thread_")
+    metadata = bodies.metadata(body) or {}
     # Check every message before storing anything, so a refused thread leaves no trace.
+    built = []
     for i, message in enumerate(given or []):
         if not isinstance(message, dict):
             raise invalid_type(f"{param}messages[{i}]", "an object", message)
-        messages.content_parts(message.get("content"), param=f"{param}messages[{i}].content")
+        built.append(messages.build(project, thread_id, message, param=f"{param}messages[{i}]."))
+    # Last: the `vector_stores` helper of tool_resources creates a store.
+    resources = assistant_tools.tool_resources(
+        project, body.get("tool_resources"), param=f"{param}tool_resources"
+    )
+    thread = {
+        "id": thread_id,
+        "object": "thread",
+        "created_at": now(),
+        "metadata": metadata,
+        "tool_resources": resources,
+    }
     project.put(KIND, thread)
-    for i, message in enumerate(given or []):
-        messages.new_message(project, thread["id"], message, param=f"{param}messages[{i}].")
+    for message in built:
+        project.put(messages.KIND, message)
     return thread
 
 

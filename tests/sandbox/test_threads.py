@@ -97,3 +97,33 @@ async def test_thread_tool_resources_must_exist(sandbox_project) -> None:
             tool_resources={"file_search": {"vector_store_ids": ["vs_missing"]}}
         )
     assert info.value.param == "tool_resources.file_search.vector_store_ids"
+
+
+async def test_attachments_must_name_existing_files(sandbox_project) -> None:
+    client = sandbox_project.client()
+    with pytest.raises(openai.BadRequestError) as info:
+        await client.beta.threads.create(
+            messages=[
+                {"role": "user", "content": "ok"},
+                {
+                    "role": "user",
+                    "content": "see file",
+                    "attachments": [
+                        {"file_id": "file-missing", "tools": [{"type": "file_search"}]}
+                    ],
+                },
+            ]
+        )
+    assert info.value.param == "messages[1].attachments[0].file_id"
+    # Threads cannot be listed: look inside the project to see nothing was half-made.
+    assert not sandbox_project.project.table("thread")
+    assert not sandbox_project.project.table("message")
+    uploaded = await client.files.create(file=("a.txt", b"x"), purpose="assistants")
+    thread = await client.beta.threads.create()
+    message = await client.beta.threads.messages.create(
+        thread.id,
+        role="user",
+        content="see file",
+        attachments=[{"file_id": uploaded.id, "tools": [{"type": "code_interpreter"}]}],
+    )
+    assert message.attachments[0].file_id == uploaded.id

@@ -51,6 +51,8 @@ class ConfigCache:
     ) -> None:
         self._redis, self._db, self._keys, self._ttl_s = redis, db, keys, ttl_s
         self._local: dict[tuple[str, str], _Local] = {}
+        # The last version announced per assistant since (re)subscribing.
+        self._announced: dict[tuple[str, str], int] = {}
         self._listener: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
 
@@ -64,7 +66,7 @@ class ConfigCache:
             self._keys.assistant_config(profile, name), self._keys.assistant_version(profile, name)
         )
         config = decode_cached(raw, required)
-        if config is None:
+        if config is None or not self._current(key, config):
             entry = await registry.get(self._db, profile, name)
             if entry is None:
                 raise UnknownAssistant(profile, name)
@@ -74,14 +76,27 @@ class ConfigCache:
                 config.model_dump_json(),
                 ex=self._ttl_s,
             )
-        self._local[key] = _Local(config, time.monotonic() + self._ttl_s)
+        # A change announced while this read was in flight makes what it read stale: serve it
+        # to this caller (it was current when read) but do not keep it.
+        if self._current(key, config):
+            self._local[key] = _Local(config, time.monotonic() + self._ttl_s)
         return config
 
+    def announced_version(self, profile: str, name: str) -> int | None:
+        """The last version this worker heard announced for the assistant (None: none yet)."""
+        return self._announced.get((profile, name))
+
+    def _current(self, key: tuple[str, str], config: CachedConfig) -> bool:
+        announced = self._announced.get(key)
+        return announced is None or announced == config.version
+
     def drop(self, change: RegistryChange) -> None:
-        """Forget the in-process copy a change made stale."""
-        local = self._local.get((change.profile, change.name))
+        """Note a change: forget the in-process copy it made stale."""
+        key = (change.profile, change.name)
+        self._announced[key] = change.version
+        local = self._local.get(key)
         if local is not None and local.config.version != change.version:
-            del self._local[(change.profile, change.name)]
+            del self._local[key]
 
     async def start(self) -> None:
         """Start listening for registry changes; returns once subscribed."""
@@ -107,6 +122,7 @@ class ConfigCache:
                     await pubsub.subscribe(self._keys.registry_channel)
                     # Messages sent while unsubscribed are lost: nothing local may be trusted.
                     self._local.clear()
+                    self._announced.clear()
                     self._subscribed.set()
                     delay = 0.1
                     async for message in pubsub.listen():

@@ -141,3 +141,27 @@ async def test_a_stale_fill_of_the_shared_cache_is_not_served(
     assert (await fresh.get("dst", "a")).spec.instructions == "v2"
     with pytest.raises(UnknownAssistant, match="'nope'"):
         await fresh.get("dst", "nope")
+
+
+async def test_a_read_that_raced_a_write_is_not_kept(
+    db: asyncpg.Pool, redis: ArqRedis, key_prefix: str
+) -> None:
+    keys = RedisKeys(prefix=key_prefix)
+    spec = parse_spec({"name": "a", "model": "m", "instructions": "v1"})
+    await registry_cache.write(db, redis, keys, "dst", spec)
+    cache = ConfigCache(redis, db, keys)
+    await cache.start()
+    try:
+        stale = (await ConfigCache(redis, db, keys).get("dst", "a")).model_dump_json()
+        await registry_cache.write(db, redis, keys, "dst", spec.model_copy(update={"model": "m2"}))
+
+        async def heard() -> bool:
+            return cache.announced_version("dst", "a") == 2
+
+        await eventually(heard, timeout=0.5)
+        # the shared entry is stale and nothing in Redis says so (the version key is gone)
+        await redis.set(keys.assistant_config("dst", "a"), stale)
+        await redis.delete(keys.assistant_version("dst", "a"))
+        assert (await cache.get("dst", "a")).spec.model == "m2"
+    finally:
+        await cache.aclose()

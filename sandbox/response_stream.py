@@ -36,8 +36,7 @@ def _events(final: dict[str, Any]) -> Iterator[dict[str, Any]]:
         else:
             yield {"type": "response.output_item.added", "output_index": index, "item": item}
             yield {"type": "response.output_item.done", "output_index": index, "item": item}
-    kind = "response.failed" if final["status"] == "failed" else "response.completed"
-    yield {"type": kind, "response": final}
+    yield {"type": f"response.{final['status']}", "response": final}
 
 
 def _message_events(index: int, item: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -26,6 +26,7 @@ from sandbox.routes import conversations
 from sandbox.state import Project, new_id, now
 
 KIND = "response"
+MIN_OUTPUT_TOKENS = 16
 _FIELDS = (
     "model", "input", "instructions", "tools", "tool_choice", "previous_response_id",
     "conversation", "store", "stream", "stream_options", "metadata", "temperature", "top_p",
@@ -122,14 +123,43 @@ def _context(project: Project, body: dict[str, Any]) -> tuple[list[dict[str, Any
     return [], None
 
 
-def _usage(turn: model.Turn) -> dict[str, Any]:
+def _usage(turn: model.Turn, output_cap: int | None = None) -> dict[str, Any]:
+    output_tokens = turn.output_tokens if output_cap is None else output_cap
     return {
         "input_tokens": turn.input_tokens,
         "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
-        "output_tokens": turn.output_tokens,
+        "output_tokens": output_tokens,
         "output_tokens_details": {"reasoning_tokens": 0},
-        "total_tokens": turn.total_tokens,
+        "total_tokens": turn.input_tokens + output_tokens,
     }
+
+
+def _max_output_tokens(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise invalid_type("max_output_tokens", "an integer", value)
+    if value < MIN_OUTPUT_TOKENS:
+        raise bad_request(
+            "Invalid 'max_output_tokens': integer below minimum value. Expected a value >= "
+            f"{MIN_OUTPUT_TOKENS}, but got {value} instead.",
+            param="max_output_tokens",
+            code="integer_below_min_value",
+        )
+    return value
+
+
+def _cut_to(output: list[dict[str, Any]], turn: model.Turn, limit: int | None) -> bool:
+    """Cut a text answer longer than `limit` tokens, as the model would stop; True if cut."""
+    if limit is None or turn.output_tokens <= limit or not output:
+        return False
+    reply = output[-1]
+    if reply["type"] != "message":
+        return False
+    part = reply["content"][0]
+    part["text"] = part["text"][: limit * 4]  # the model's rough 4 characters a token
+    reply["status"] = "incomplete"
+    return True
 
 
 def _answer(project: Project, body: dict[str, Any], tools: list, context: list, new: list):
@@ -175,6 +205,7 @@ async def create(request: Request) -> Response:
     metadata = bodies.metadata(body) or {}
     temperature = bodies.optional_number(body, "temperature", low=0, high=2, default=1.0)
     top_p = bodies.optional_number(body, "top_p", low=0, high=1, default=1.0)
+    max_output_tokens = _max_output_tokens(body.get("max_output_tokens"))
     tools = _tools(project, body.get("tools"))
     new = items.input_items(body.get("input") if body.get("input") is not None else [])
     context, conversation_id = _context(project, body)
@@ -189,16 +220,17 @@ async def create(request: Request) -> Response:
             conversations.unlock(project, conversation_id, response_id)
         raise
     failed = turn.error is not None
+    incomplete = _cut_to(output, turn, max_output_tokens)
     response = {
         "id": response_id,
         "object": "response",
         "created_at": now(),
-        "status": "failed" if failed else "completed",
-        "completed_at": None if failed else time.time(),
+        "status": "failed" if failed else "incomplete" if incomplete else "completed",
+        "completed_at": None if failed or incomplete else time.time(),
         "error": {"code": "server_error", "message": turn.error} if failed else None,
-        "incomplete_details": None,
+        "incomplete_details": {"reason": "max_output_tokens"} if incomplete else None,
         "instructions": instructions,
-        "max_output_tokens": body.get("max_output_tokens"),
+        "max_output_tokens": max_output_tokens,
         "model": model_name,
         "output": output,
         "parallel_tool_calls": body.get("parallel_tool_calls", True),
@@ -212,7 +244,7 @@ async def create(request: Request) -> Response:
         "tools": tools,
         "top_p": top_p,
         "truncation": body.get("truncation") or "disabled",
-        "usage": _usage(turn),
+        "usage": _usage(turn, max_output_tokens if incomplete else None),
         "metadata": metadata,
     }
     if body.get("user") is not None:  # deprecated; the spec's `user` is never null
@@ -250,7 +282,7 @@ class _Finisher:
         if self.response["store"]:
             self.project.put(KIND, self.response)
             self.project.private_of(KIND)[self.response["id"]] = self.record
-        if self.conversation_id is not None and self.response["status"] == "completed":
+        if self.conversation_id is not None and self.response["status"] != "failed":
             state = self.project.private_of(conversations.KIND).get(self.conversation_id)
             if state is not None:
                 for item in [*self.record.input, *self.response["output"]]:
@@ -262,7 +294,7 @@ class _Finisher:
         pause = delay / len(events)
         try:
             for event in events:
-                if event["type"] in ("response.completed", "response.failed"):
+                if event["type"] == f"response.{self.response['status']}":
                     self.commit()
                 yield response_stream.sse(event)
                 await asyncio.sleep(pause)

@@ -251,3 +251,21 @@ async def test_file_search_finds_chunks_of_the_given_store(sandbox_project) -> N
     # Without the tool the model says it cannot search.
     plain = await client.responses.create(model="gpt-4o", input="search price of tea")
     assert "cannot search" in plain.output_text
+
+
+async def test_max_output_tokens_cuts_the_answer_short(sandbox_project) -> None:
+    client = sandbox_project.client()
+    long_input = " ".join(f"word{i}" for i in range(100))
+    response = await client.responses.create(model="gpt-4o", input=long_input, max_output_tokens=16)
+    assert response.status == "incomplete"
+    assert response.incomplete_details.reason == "max_output_tokens"
+    assert len(response.output_text) == 64 and response.usage.output_tokens == 16
+    assert_matches("Response", response.to_dict())
+    stream = await client.responses.create(
+        model="gpt-4o", input=long_input, max_output_tokens=16, stream=True
+    )
+    events = [event async for event in stream]
+    assert events[-1].type == "response.incomplete"
+    with pytest.raises(openai.BadRequestError) as info:
+        await client.responses.create(model="gpt-4o", input="hi", max_output_tokens=5)
+    assert info.value.param == "max_output_tokens"

@@ -112,25 +112,38 @@ async def write_many(
     specs: list[AssistantSpec],
     *,
     labels: list[str] | None = None,
+    dry_run: bool = False,
 ) -> list[registry.WriteResult]:
     """Upsert every spec in one transaction (all or nothing), then announce the changed ones.
 
     Specs are written callees first, so a file may define an assistant and the assistants
     that call it as a sub-assistant in any order. Results come back in the given order.
-    `labels` prefix the field paths of a refusal (where each spec sits in its file).
+    `labels` prefix the field paths of a refusal (where each spec sits in its file). With
+    `dry_run` every check runs and the results say what would change, but the transaction
+    is rolled back.
     """
     label = dict(zip((s.name for s in specs), labels or [""] * len(specs), strict=True))
     order = _callees_first(specs, label)
     results: dict[str, registry.WriteResult] = {}
-    async with db.acquire() as conn, conn.transaction():
-        for spec in order:
-            try:
-                results[spec.name] = await registry.upsert(conn, profile, spec)
-            except SpecError as error:
-                where = label[spec.name]
-                raise SpecError(
-                    [(f"{where}.{p}" if where else p, m) for p, m in error.problems]
-                ) from None
+    async with db.acquire() as conn:
+        transaction = conn.transaction()
+        await transaction.start()
+        try:
+            for spec in order:
+                try:
+                    results[spec.name] = await registry.upsert(conn, profile, spec)
+                except SpecError as error:
+                    where = label[spec.name]
+                    raise SpecError(
+                        [(f"{where}.{p}" if where else p, m) for p, m in error.problems]
+                    ) from None
+        except BaseException:
+            await transaction.rollback()
+            raise
+        if dry_run:
+            await transaction.rollback()
+            return [results[spec.name] for spec in specs]
+        await transaction.commit()
     for spec in order:
         if results[spec.name].changed:
             await announce(redis, keys, profile, spec.name, results[spec.name].entry.version)

@@ -113,12 +113,14 @@ def _shown(value: Any) -> str:
     return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 1] + "…"
 
 
-def _print_result(result: WriteResult) -> None:
+def _print_result(result: WriteResult, *, dry_run: bool = False) -> None:
     name = escape(result.entry.name)
     if not result.changed:
         console.print(f"[bold]{name}[/bold]: no changes (version {result.entry.version})")
         return
     verb = "created" if result.created else "updated"
+    if dry_run:
+        verb = f"would be {verb}"
     console.print(f"[bold]{name}[/bold]: {verb}, version {result.entry.version}")
     console.print(_changes_table(result.changes))
 
@@ -204,6 +206,9 @@ def show(name: str, profile: ProfileOption = "default") -> None:
 def apply(
     file: Annotated[Path, typer.Option("--file", "-f", help="YAML or JSON: one spec or a list.")],
     profile: ProfileOption = "default",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check and show the changes; write nothing.")
+    ] = False,
 ) -> None:
     """Create or update assistants to match FILE, printing each change."""
     _check_profile(profile)
@@ -213,11 +218,15 @@ def apply(
         _refuse(error, f"{file}: ")
         raise typer.Exit(1) from None
     results = _run(
-        lambda s: registry_cache.write_many(s.db, s.redis, s.keys, profile, specs, labels=labels),
+        lambda s: registry_cache.write_many(
+            s.db, s.redis, s.keys, profile, specs, labels=labels, dry_run=dry_run
+        ),
         source=f"{file}: ",
     )
     for result in results:
-        _print_result(result)
+        _print_result(result, dry_run=dry_run)
+    if dry_run:
+        console.print("dry run: nothing was written")
 
 
 @app.command()

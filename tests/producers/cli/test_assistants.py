@@ -47,6 +47,9 @@ async def test_apply_is_idempotent_prints_changes_and_reaches_running_workers(
     cli: FerryCLI, db: asyncpg.Pool, redis: ArqRedis, key_prefix: str, tmp_path: Path
 ) -> None:
     spec_file = write(tmp_path / "trader.yaml", SPEC)
+    planned = await cli("assistants", "apply", "-f", spec_file, "--dry-run")
+    assert planned.code == 0 and "trader: would be created, version 1" in planned.out
+    assert await registry.list_entries(db) == []
     created = await cli("assistants", "apply", "-f", spec_file)
     assert created.code == 0, created.out
     assert "trader: created, version 1" in created.out and "tools[get_price]" in created.out

@@ -32,8 +32,14 @@ async def test_plain_input_answers_with_the_scripted_echo(sandbox_project) -> No
     assert response.usage.total_tokens == response.usage.input_tokens + response.usage.output_tokens
     fetched = await client.responses.retrieve(response.id)
     assert fetched.output_text == response.output_text
+    raw = await client.responses.input_items.with_raw_response.list(response.id)
+    assert_matches("ResponseItemList", json.loads(raw.text))
     items = [i async for i in client.responses.input_items.list(response.id)]
     assert [i.content[0].text for i in items] == ["hello world"]
+    deleted = await client.responses.delete(response.id)
+    assert deleted is None  # the SDK returns nothing; the response is gone
+    with pytest.raises(openai.NotFoundError):
+        await client.responses.retrieve(response.id)
 
 
 async def test_function_call_loop_with_previous_response_id(sandbox_project) -> None:

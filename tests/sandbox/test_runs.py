@@ -63,8 +63,11 @@ async def test_a_plain_run_walks_queued_in_progress_completed(sandbox_project) -
 
     reply = await _reply(client, thread.id, run.id)
     assert reply == f"[{model.instructions_tag('Be brief.')}] You said: hello there"
-    messages = await client.beta.threads.messages.list(thread.id)
-    assert messages.data[0].role == "assistant" and messages.data[0].assistant_id == assistant.id
+    raw = await client.beta.threads.messages.with_raw_response.list(thread.id)
+    newest = json.loads(raw.text)["data"][0]
+    assert_matches("MessageObject", newest, strict=True)
+    assert newest["role"] == "assistant" and newest["assistant_id"] == assistant.id
+    assert newest["run_id"] == run.id and newest["completed_at"] == run.completed_at
 
 
 async def test_create_and_poll_with_a_deadline(sandbox_project) -> None:
@@ -299,6 +302,7 @@ async def test_run_steps_record_the_calls_their_outputs_and_the_reply(sandbox_pr
         run.id, thread_id=thread.id, order="asc"
     )
     body = json.loads(raw.text)
+    assert_matches("ListRunStepsResponse", body)
     for step in body["data"]:
         assert_matches("RunStepObject", step, strict=True)
     tools_step, reply_step = raw.parse().data

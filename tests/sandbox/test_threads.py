@@ -40,7 +40,16 @@ async def test_thread_with_messages_round_trip(sandbox_project) -> None:
     assert updated.metadata == {"user": "u2"}
     assert (await client.beta.threads.retrieve(thread.id)).metadata == {"user": "u2"}
 
-    deleted = await client.beta.threads.delete(thread.id)
+    raw_message_deleted = await client.beta.threads.messages.with_raw_response.delete(
+        page.data[1].id, thread_id=thread.id
+    )
+    assert_matches("DeleteMessageResponse", json.loads(raw_message_deleted.text), strict=True)
+    remaining = await client.beta.threads.messages.list(thread.id)
+    assert [m.id for m in remaining.data] == [page.data[0].id]
+
+    raw_deleted = await client.beta.threads.with_raw_response.delete(thread.id)
+    assert_matches("DeleteThreadResponse", json.loads(raw_deleted.text), strict=True)
+    deleted = raw_deleted.parse()
     assert deleted.deleted is True and deleted.object == "thread.deleted"
     with pytest.raises(openai.NotFoundError):
         await client.beta.threads.retrieve(thread.id)

@@ -67,6 +67,8 @@ class FunctionTool(_Model):
 
 
 class RankingOptions(_Model):
+    """v2 file_search ranking: a ranker and the score below which results are dropped."""
+
     ranker: Literal["auto", "default_2024_08_21"] | None = None
     score_threshold: float = Field(ge=0, le=1)
 
@@ -114,14 +116,20 @@ TOOL_KINDS = ("function", "file_search", "code_interpreter", "sub_assistant")
 
 
 class CodeInterpreterResources(_Model):
+    """Files the code interpreter gets (at most 20)."""
+
     file_ids: list[str] = Field(max_length=20)
 
 
 class FileSearchResources(_Model):
+    """The vector store file_search searches (v2 allows one)."""
+
     vector_store_ids: list[str] = Field(max_length=1)
 
 
 class ToolResources(_Model):
+    """Remote ids the built-in tools use: code-interpreter files, file_search vector stores."""
+
     code_interpreter: CodeInterpreterResources | None = None
     file_search: FileSearchResources | None = None
 
@@ -146,6 +154,8 @@ class ToolResources(_Model):
 
 
 class JSONSchemaFormat(_Model):
+    """Structured outputs: a named JSON Schema the reply must match."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     name: str

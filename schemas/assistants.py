@@ -184,6 +184,7 @@ class AssistantSpec(_Model):
         return result
 
     def v2_metadata(self) -> dict[str, str]:
+        """`metadata` as v2 stores it: with the sub-assistant marker when there are any."""
         marker = self._sub_assistant_marker()
         return (
             {**self.metadata, SUB_ASSISTANTS_METADATA_KEY: marker}

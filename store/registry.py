@@ -64,6 +64,7 @@ class WriteResult:
 
 @asynccontextmanager
 async def connection(db: Database) -> AsyncIterator[asyncpg.Connection]:
+    """A connection from a pool, or the connection given (so calls compose in a transaction)."""
     if isinstance(db, asyncpg.Pool):
         async with db.acquire() as conn:
             yield conn

@@ -42,6 +42,7 @@ class CachedConfig(BaseModel):
 
     @classmethod
     def of(cls, entry: RegistryEntry) -> CachedConfig:
+        """The cacheable part of a registry entry."""
         return cls(
             id=entry.id,
             profile=entry.profile,

@@ -108,6 +108,7 @@ class ConfigCache:
             self._listener.result()  # raises what stopped it
 
     async def aclose(self) -> None:
+        """Stop listening (in-process copies are kept until the cache object goes)."""
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -43,24 +43,29 @@ class AssistantsV2Backend:
             after = page.data[-1].id
 
     async def get(self, assistant_id: str) -> RemoteAssistant | None:
+        """`retrieve`; a 404 is None."""
         try:
             return _remote(await self._assistants.retrieve(assistant_id))
         except openai.NotFoundError:
             return None
 
     async def create(self, spec: AssistantSpec) -> RemoteAssistant:
+        """`create` with the spec's set fields (the server defaults the rest)."""
         return _remote(await self._assistants.create(**spec.to_v2_create()))
 
     async def update(self, assistant_id: str, spec: AssistantSpec) -> RemoteAssistant:
+        """`update` with every field, so the remote object ends up equal to the spec."""
         return _remote(await self._assistants.update(assistant_id, **spec.to_v2_update()))
 
     async def delete(self, assistant_id: str) -> bool:
+        """`delete`; a 404 is False."""
         try:
             return (await self._assistants.delete(assistant_id)).deleted
         except openai.NotFoundError:
             return False
 
     async def find_by_metadata(self, key: str, value: str) -> list[RemoteAssistant]:
+        """v2 lists cannot filter by metadata: list everything, filter here."""
         return [a for a in await self.list_all() if a.spec.metadata.get(key) == value]
 
 

@@ -27,7 +27,9 @@ class AssistantBackend(Protocol):
     """Definitions of one profile, whatever API style it speaks."""
 
     @property
-    def style(self) -> str: ...
+    def style(self) -> str:
+        """The API style served: `assistants` or `responses`."""
+        ...
 
     async def list_all(self) -> list[RemoteAssistant]:
         """Every assistant, across every page, oldest first."""

@@ -39,14 +39,17 @@ class ResponsesBackend:
         )
 
     async def list_all(self) -> list[RemoteAssistant]:
+        """The profile's registry entries, oldest first."""
         entries = await registry.list_entries(self._db, self._profile)
         return [_remote(e) for e in sorted(entries, key=lambda e: (e.created_at, e.name))]
 
     async def get(self, assistant_id: str) -> RemoteAssistant | None:
+        """By registry id; None for an unknown id or one of another profile."""
         entry = await self._entry(assistant_id)
         return _remote(entry) if entry else None
 
     async def create(self, spec: AssistantSpec) -> RemoteAssistant:
+        """A new registry entry; refused if the name is taken or its knowledge is missing."""
         if await registry.get(self._db, self._profile, spec.name) is not None:
             raise SpecError(
                 [("name", f"profile {self._profile!r} already has an assistant {spec.name!r}")]
@@ -56,6 +59,7 @@ class ResponsesBackend:
         return _remote(result.entry)
 
     async def update(self, assistant_id: str, spec: AssistantSpec) -> RemoteAssistant:
+        """Make the entry equal `spec` (renaming it if the name differs); announced."""
         entry = await self._entry(assistant_id)
         if entry is None:
             raise registry.RegistryError(
@@ -75,6 +79,7 @@ class ResponsesBackend:
         return _remote(result.entry)
 
     async def delete(self, assistant_id: str) -> bool:
+        """Delete the entry; announced."""
         entry = await self._entry(assistant_id)
         if entry is None:
             return False
@@ -83,6 +88,7 @@ class ResponsesBackend:
         )
 
     async def find_by_metadata(self, key: str, value: str) -> list[RemoteAssistant]:
+        """A metadata containment query on the registry (indexed)."""
         entries = await registry.find_by_metadata(self._db, self._profile, key, value)
         return [_remote(e) for e in sorted(entries, key=lambda e: (e.created_at, e.name))]
 

@@ -27,7 +27,9 @@ from pydantic_core import PydanticCustomError
 _FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 
-class _Model(BaseModel):
+class SpecModel(BaseModel):
+    """Spec parts are immutable and refuse unknown fields (a typo is an error, not a no-op)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -53,7 +55,7 @@ def _check_function_name(value: str) -> str:
     return value
 
 
-class FunctionTool(_Model):
+class FunctionTool(SpecModel):
     """A function the model may call; the caller runs it and returns its output."""
 
     type: Literal["function"] = "function"
@@ -66,14 +68,14 @@ class FunctionTool(_Model):
     _parameters = field_validator("parameters")(_check_json_schema)
 
 
-class RankingOptions(_Model):
+class RankingOptions(SpecModel):
     """v2 file_search ranking: a ranker and the score below which results are dropped."""
 
     ranker: Literal["auto", "default_2024_08_21"] | None = None
     score_threshold: float = Field(ge=0, le=1)
 
 
-class FileSearchTool(_Model):
+class FileSearchTool(SpecModel):
     """Search the assistant's vector store (`tool_resources.file_search`)."""
 
     type: Literal["file_search"] = "file_search"
@@ -85,7 +87,7 @@ class FileSearchTool(_Model):
         return self.type
 
 
-class CodeInterpreterTool(_Model):
+class CodeInterpreterTool(SpecModel):
     """Run Python over the files of `tool_resources.code_interpreter`."""
 
     type: Literal["code_interpreter"] = "code_interpreter"
@@ -95,7 +97,7 @@ class CodeInterpreterTool(_Model):
         return self.type
 
 
-class SubAssistantTool(_Model):
+class SubAssistantTool(SpecModel):
     """Another registry assistant (same profile), offered to the model as a function."""
 
     type: Literal["sub_assistant"] = "sub_assistant"
@@ -115,19 +117,19 @@ Tool = Annotated[
 TOOL_KINDS = ("function", "file_search", "code_interpreter", "sub_assistant")
 
 
-class CodeInterpreterResources(_Model):
+class CodeInterpreterResources(SpecModel):
     """Files the code interpreter gets (at most 20)."""
 
     file_ids: list[str] = Field(max_length=20)
 
 
-class FileSearchResources(_Model):
+class FileSearchResources(SpecModel):
     """The vector store file_search searches (v2 allows one)."""
 
     vector_store_ids: list[str] = Field(max_length=1)
 
 
-class ToolResources(_Model):
+class ToolResources(SpecModel):
     """Remote ids the built-in tools use: code-interpreter files, file_search vector stores."""
 
     code_interpreter: CodeInterpreterResources | None = None
@@ -153,7 +155,7 @@ class ToolResources(_Model):
         return self.code_interpreter is None and self.file_search is None
 
 
-class JSONSchemaFormat(_Model):
+class JSONSchemaFormat(SpecModel):
     """Structured outputs: a named JSON Schema the reply must match."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -166,15 +168,15 @@ class JSONSchemaFormat(_Model):
     _schema = field_validator("schema_")(_check_json_schema)
 
 
-class ResponseFormatText(_Model):
+class ResponseFormatText(SpecModel):
     type: Literal["text"] = "text"
 
 
-class ResponseFormatJSONObject(_Model):
+class ResponseFormatJSONObject(SpecModel):
     type: Literal["json_object"] = "json_object"
 
 
-class ResponseFormatJSONSchema(_Model):
+class ResponseFormatJSONSchema(SpecModel):
     type: Literal["json_schema"] = "json_schema"
     json_schema: JSONSchemaFormat
 

@@ -24,10 +24,10 @@ from schemas.assistant_parts import (
     FunctionTool,
     ResponseFormat,
     ResponseFormatJSONSchema,
+    SpecModel,
     SubAssistantTool,
     Tool,
     ToolResources,
-    _Model,
 )
 
 # OpenAI's metadata limits (Metadata in openapi.yaml).
@@ -45,7 +45,7 @@ DEFAULT_SUB_ASSISTANT_PARAMETERS: dict[str, Any] = {
 }
 
 
-class AssistantSpec(_Model):
+class AssistantSpec(SpecModel):
     """An assistant's definition: the registry row, the `apply` file, the export entry."""
 
     name: str = Field(min_length=1, max_length=256)

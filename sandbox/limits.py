@@ -120,6 +120,8 @@ class RateLimiter:
         error: APIError | None = None
         if self.requests.level < 1:
             error = self._too_many(org_id, "requests", self.requests, 1)
+        elif tokens > self.tokens.capacity:
+            error = self._too_large(org_id, tokens)
         elif tokens and self.tokens.level < tokens:
             error = self._too_many(org_id, "tokens", self.tokens, tokens)
         else:
@@ -140,6 +142,15 @@ class RateLimiter:
                 ),
             ]
         return out
+
+    def _too_large(self, org_id: str, requested: int) -> APIError:
+        """A request no wait can admit: OpenAI says so, without a retry-after."""
+        message = (
+            f"Request too large in organization {org_id} on tokens per min (TPM): Limit "
+            f"{int(self.tokens.capacity)}, Requested {requested}. The input or output tokens "
+            f"must be reduced in order to run successfully. {RATE_LIMIT_DOCS}"
+        )
+        return APIError(429, message, type="tokens", code="rate_limit_exceeded")
 
     def _too_many(self, org_id: str, kind: str, bucket: Bucket, requested: int) -> APIError:
         wait = bucket.wait_for(requested)

@@ -149,3 +149,17 @@ def test_require_file_refuses_body_references_with_400_and_paths_with_404(
     assert info.value.status == 404
     made = files.create_file(project, "a.txt", b"a", "assistants")
     assert files.require_file(project, made["id"]) is made
+
+
+async def test_bad_pagination_parameters_are_refused(sandbox_project) -> None:
+    client = sandbox_project.client()
+    with pytest.raises(openai.BadRequestError) as info:
+        await client.files.list(limit=10_001)
+    assert info.value.param == "limit"
+    with pytest.raises(openai.BadRequestError) as info:
+        await client.files.list(after="file-not-listed")
+    assert info.value.param == "after"
+    with pytest.raises(openai.BadRequestError) as info:
+        await client.vector_stores.list(limit=101)
+    assert info.value.param == "limit"
+    assert_matches("ErrorResponse", info.value.response.json())

@@ -63,16 +63,33 @@ async def test_requests_over_the_limit_get_429_with_retry_after(
 async def test_token_routes_spend_tokens_estimated_from_the_body(
     sandbox_project, sandbox_server
 ) -> None:
+    sandbox_server.state.set_limits(sandbox_project.project_id, tokens_per_minute=300)
+    client = sandbox_project.client()
+    # ~1 KB of body is ~260 tokens: the first fits in 300 TPM, the second must wait
+    first = await client.responses.with_raw_response.create(model="gpt-4o", input="x" * 1000)
+    remaining = int(first.http_response.headers["x-ratelimit-remaining-tokens"])
+    assert 30 <= remaining <= 50
+    with pytest.raises(openai.RateLimitError) as info:
+        await client.responses.create(model="gpt-4o", input="x" * 1000)
+    assert info.value.type == "tokens" and info.value.code == "rate_limit_exceeded"
+    assert_matches("ErrorResponse", {"error": info.value.body})
+    # about 220 missing tokens at 5 a second: some 44 s
+    assert 40_000 <= int(info.value.response.headers["retry-after-ms"]) <= 50_000
+    # other routes are not charged tokens
+    listed = await client.files.with_raw_response.list()
+    assert int(listed.http_response.headers["x-ratelimit-remaining-tokens"]) <= remaining + 1
+
+
+async def test_a_request_larger_than_the_token_limit_is_refused_outright(
+    sandbox_project, sandbox_server
+) -> None:
     sandbox_server.state.set_limits(sandbox_project.project_id, tokens_per_minute=100)
     client = sandbox_project.client()
     with pytest.raises(openai.RateLimitError) as info:
-        # ~1 KB of input is ~250 tokens: over a 100 TPM limit before any model runs
         await client.responses.create(model="gpt-4o", input="x" * 1000)
-    assert info.value.type == "tokens" and info.value.code == "rate_limit_exceeded"
-    assert int(info.value.response.headers["retry-after-ms"]) > 0
-    # other routes are not charged tokens
-    listed = await client.files.with_raw_response.list()
-    assert listed.http_response.headers["x-ratelimit-remaining-tokens"] == "100"
+    assert info.value.type == "tokens"
+    assert info.value.body["message"].startswith("Request too large")
+    assert "retry-after" not in info.value.response.headers
 
 
 async def test_insufficient_quota_is_a_final_429(sandbox_project, sandbox_server) -> None:

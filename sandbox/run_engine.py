@@ -1,7 +1,7 @@
 """The run state machine, computed lazily from timestamps whenever a run is read.
 
 A run (re)starts at `t0` with a step of `d` seconds (the project's `run_step_seconds`, taken
-when the run starts so later changes do not rewrite history):
+when the run starts or restarts, so later changes do not rewrite history):
 
     t0 .. t0+d     queued
     t0+d .. t0+2d  in_progress
@@ -236,6 +236,7 @@ def submit_tool_outputs(
         run_steps.outputs_given(state.steps[-1], given, state.turn, int(time.time()))
     state.transcript = transcript
     state.t0 = time.time()
+    state.step = model.settings_of(project).run_step_seconds
     state.turn = _decide(project, run, transcript)
     run.update(status="queued", required_action=None)
     return run

@@ -43,7 +43,8 @@ V1_ROUTE_MODULES = (
 )
 
 # a path segment that is an object id (`file-…`, `vs_…`, `asst_…`): folded in the counters
-_ID_SEGMENT = re.compile(r"^[a-z]+[-_][A-Za-z0-9]{8,}$")
+# (at least one digit, so words like `input_items` stay as they are)
+_ID_SEGMENT = re.compile(r"^[a-z]+[-_](?=[A-Za-z]*[0-9])[A-Za-z0-9]{8,}$")
 
 
 def create_app(state: SandboxState) -> Starlette:
@@ -135,7 +136,9 @@ class _Gateway:
         if state.faults:
             fired = state.faults.pick(method, path, project.id)
             if fired:
-                await faults.apply(fired, self.app, scope, receive, send_out)
+                if not await faults.apply(fired, self.app, scope, receive, send_out):
+                    # no answer went out: counted as status 0
+                    state.counters.requests[(method, route_of(path), 0)] += 1
                 return
         await self.app(scope, receive, send_out)
 

@@ -128,17 +128,19 @@ class FaultTable:
         return fired
 
 
-async def apply(faults: list[Fault], app: Any, scope: Any, receive: Any, send: Any) -> None:
-    """Serve the request through `app` with the fired `faults` applied."""
+async def apply(faults: list[Fault], app: Any, scope: Any, receive: Any, send: Any) -> bool:
+    """Serve the request through `app` with the fired `faults` applied; False if unanswered."""
     delay = sum(f.delay() for f in faults if f.kind == "latency")
     if delay:
         await asyncio.sleep(delay)
     terminal = next((f for f in faults if f.kind != "latency"), None)
     if terminal is None:
         await app(scope, receive, send)
-    elif terminal.kind == "error":
+        return True
+    if terminal.kind == "error":
         await terminal.error().response()(scope, receive, send)
-    elif terminal.kind == "hang":
+        return True
+    if terminal.kind == "hang":
         await _hang(receive, terminal.hang_ms / 1000.0)
     elif terminal.kind == "drop":
         _drop(receive)
@@ -149,6 +151,7 @@ async def apply(faults: list[Fault], app: Any, scope: Any, receive: Any, send: A
 
         await app(scope, receive, swallow)
         _drop(receive)
+    return False
 
 
 async def _hang(receive: Any, seconds: float) -> None:

@@ -78,6 +78,9 @@ async def test_apply_then_drop_creates_but_the_client_never_knows(sandbox_projec
         await client.files.create(file=("lost.txt", b"lost"), purpose="assistants")
     listed = [f async for f in client.files.list()]
     assert [f.filename for f in listed] == ["lost.txt"]
+    # the counters show a request that got no answer (status 0)
+    counted = sandbox_project.server.state.counters.requests
+    assert counted[("POST", "/v1/files", 0)] >= 1
 
 
 async def test_count_fires_exactly_n_times_then_retires(sandbox_project) -> None:

@@ -54,7 +54,9 @@ async def run_sweep(ctx: dict[str, Any]) -> dict[str, int]:
     settings: Settings = ctx["settings"]
     keys: RedisKeys = ctx["keys"]
     interval = settings.sweeper_interval_s
-    if not await ctx["redis"].set(keys.sweeper_lock(), b"1", nx=True, ex=max(interval, 5)):
+    # One sweep per interval across every worker; an overlap would be harmless (every repair
+    # is guarded), only wasteful.
+    if not await ctx["redis"].set(keys.sweeper_lock(), b"1", nx=True, ex=interval):
         return {}
     counts = await sweep(
         ctx["db"],

@@ -16,6 +16,7 @@ from arq.connections import RedisSettings, create_pool
 from rich.console import Console
 from rich.table import Table
 
+from schemas.keys import Queue, RedisKeys
 from store.migrate import pending
 from store.pool import create_pool as create_db_pool
 from worker.openai.clients import openai_client
@@ -29,16 +30,23 @@ class Check:
     detail: str
 
 
-async def check_redis(settings: Settings) -> Check:
+async def check_redis(settings: Settings) -> list[Check]:
+    """Redis itself, then which queues have a live worker (informational: none is no fault)."""
+    keys = RedisKeys(settings.redis_key_prefix)
     try:
         redis = await create_pool(RedisSettings.from_dsn(settings.redis_url), retry=0)
         try:
             info = await redis.info("server")
+            health = {q: await redis.get(keys.health_check(q)) for q in Queue}
         finally:
             await redis.aclose()
     except Exception as error:
-        return Check("redis", False, f"{settings.redis_url}: {error} (is REDIS_URL right?)")
-    return Check("redis", True, f"{settings.redis_url} (Redis {info.get('redis_version')})")
+        return [Check("redis", False, f"{settings.redis_url}: {error} (is REDIS_URL right?)")]
+    checks = [Check("redis", True, f"{settings.redis_url} (Redis {info.get('redis_version')})")]
+    for queue, seen in health.items():
+        detail = seen.decode() if seen else "no worker has reported in the last 30 s"
+        checks.append(Check(f"queue {keys.queue(queue)}", True, detail))
+    return checks
 
 
 async def check_postgres(settings: Settings) -> list[Check]:
@@ -96,7 +104,7 @@ async def check_profile(profile: Profile, settings: Settings) -> Check:
 
 
 async def run_checks(settings: Settings) -> list[Check]:
-    checks = [await check_redis(settings), *await check_postgres(settings)]
+    checks = [*await check_redis(settings), *await check_postgres(settings)]
     try:
         profiles = settings.profiles
     except SettingsError as error:

@@ -98,11 +98,15 @@ async def test_ferry_worker_serves_jobs_and_stops_cleanly_on_sigterm(
         _queue_name=ferry.keys.queue("chat"),
     )
     outcome = await ferry.handle("first").outcome(timeout=20)
+    doctor = await FerryCLI(cli_env)("doctor")
     process.send_signal(signal.SIGTERM)
     out, _ = await asyncio.wait_for(process.communicate(), 20)
     assert outcome.error is not None and "unknown job kind 'chat.run'" in outcome.error.message
     assert process.returncode == 0, out.decode()
     assert b"worker stopped" in out
+    # The doctor sees the live worker through arq's health check of its queue.
+    chat_row = next(line for line in doctor.out.splitlines() if ":chat " in line)
+    assert "j_complete=" in chat_row and "queued=" in chat_row
 
 
 async def test_db_migrate_creates_a_missing_schema(ferry_cli: FerryCLI) -> None:

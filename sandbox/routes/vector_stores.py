@@ -34,6 +34,7 @@ class StoreData:
 
     files: dict[str, Ingest] = field(default_factory=dict)
     batches: dict[str, dict[str, Any]] = field(default_factory=dict)
+    description: str | None = None
 
 
 def require_vector_store(
@@ -131,7 +132,8 @@ def create_store(
         "metadata": meta or {},
     }
     if description is not None:
-        obj["description"] = description
+        # accepted by CreateVectorStoreRequest, absent from VectorStoreObject: kept, not shown
+        store_data(project, obj["id"]).description = description
     if expires_after is not None:
         obj["expires_after"] = expires_after
         obj["expires_at"] = created + expires_after["days"] * DAY

@@ -30,6 +30,7 @@ async def test_store_lifecycle_matches_the_spec(sandbox_project) -> None:
     file_id = await _upload(client, "faq.md", b"# FAQ\nRefunds take 5 days.")
     raw = await client.vector_stores.with_raw_response.create(
         name="support",
+        description="Answers for the support team",
         file_ids=[file_id],
         metadata={"team": "support"},
         expires_after={"anchor": "last_active_at", "days": 7},

@@ -308,3 +308,36 @@ def test_require_vector_store_for_other_modules(sandbox_project) -> None:
     assert info.value.status == 404
     made = vector_stores.create_store(project, name="py")
     assert vector_stores.require_vector_store(project, made["id"])["name"] == "py"
+
+
+@pytest.mark.parametrize(
+    ("filename", "data", "code"),
+    [
+        ("scan.png", b"\x89PNG\r\n", "unsupported_file"),
+        ("broken.pdf", b"%PDF-1.4 truncated", "invalid_file"),
+        ("latin1.txt", "Ação".encode("latin-1"), "invalid_file"),
+        ("empty.md", b"   \n", "invalid_file"),
+        ("nul.json", b'{"a": "\x00"}', "invalid_file"),
+    ],
+)
+def test_unparseable_files_fail_with_the_right_code(filename, data, code) -> None:
+    from sandbox.ingestion import parse
+
+    assert parse(filename, data).error["code"] == code
+
+
+def test_text_formats_parse_as_utf8_and_chunks_overlap() -> None:
+    from sandbox.ingestion import chunk, parse
+
+    csv = "city,count\nSão Paulo,3\n"
+    assert parse("data.csv", csv.encode()).text == csv
+    assert parse("x.json", b'{"k": 1}').text == '{"k": 1}'
+    text = "".join(f"{i:04d}" for i in range(1000))  # 4000 characters, ~1000 tokens
+    static = {
+        "type": "static",
+        "static": {"max_chunk_size_tokens": 200, "chunk_overlap_tokens": 50},
+    }
+    chunks = chunk(text, static)
+    assert all(len(c) <= 800 for c in chunks)
+    assert chunks[0][-200:] == chunks[1][:200]  # 50 tokens of overlap
+    assert chunks[-1].endswith(text[-20:])

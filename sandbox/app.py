@@ -9,6 +9,7 @@ lookups): counters, injected faults, the API key and the `OpenAI-Organization` /
 from __future__ import annotations
 
 import re
+import secrets
 from typing import Any
 
 from starlette.applications import Starlette
@@ -101,7 +102,11 @@ class _Gateway:
             return
         state: SandboxState = scope["app"].state.sandbox
         method, path = scope["method"], scope["path"]
-        counted = _counting(state, method, path, send)
+        # every answer, errors included, carries a request id, as OpenAI's do
+        counted = _with_headers(
+            _counting(state, method, path, send),
+            [(b"x-request-id", f"req_{secrets.token_hex(16)}".encode())],
+        )
         headers = dict(scope["headers"])
         key = headers.get(b"authorization", b"").decode().removeprefix("Bearer ").strip()
         api_key = state.keys.get(key)
@@ -124,6 +129,11 @@ class _Gateway:
         if is_token_route(method, path):
             tokens = estimate_tokens(int(headers.get(b"content-length", b"0") or 0))
         limit_headers, refusal = project.limiter.admit(api_key.org_id, tokens)
+        limit_headers += [
+            (b"openai-organization", api_key.org_id.encode()),
+            (b"openai-project", api_key.project_id.encode()),
+            (b"openai-version", b"2020-10-01"),
+        ]
         if refusal is None and project.insufficient_quota:
             refusal = quota_error(project.quota_code)
         if refusal is not None:

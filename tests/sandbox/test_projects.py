@@ -141,3 +141,16 @@ def test_python_m_sandbox_serves_the_given_key() -> None:
         proc.terminate()
         output = proc.communicate(timeout=10)[0].decode()
     assert f"http://127.0.0.1:{port}/v1" in output
+
+
+async def test_answers_carry_request_id_and_the_keys_org_and_project(sandbox_project) -> None:
+    client = sandbox_project.client()
+    made = await client.files.create(file=("a.txt", b"a"), purpose="assistants")
+    assert made._request_id and made._request_id.startswith("req_")
+    raw = await client.files.with_raw_response.retrieve(made.id)
+    assert raw.http_response.headers["openai-organization"] == sandbox_project.org_id
+    assert raw.http_response.headers["openai-project"] == sandbox_project.project_id
+    assert raw.http_response.headers["x-request-id"] != made._request_id
+    with pytest.raises(openai.NotFoundError) as info:
+        await client.files.retrieve("file-missing0000")
+    assert info.value.request_id.startswith("req_")

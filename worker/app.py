@@ -19,6 +19,7 @@ from store.pool import create_pool
 from worker.kinds import PRODUCT_HANDLERS, JobHandler
 from worker.ledger import sweep
 from worker.openai.clients import OpenAIClients
+from worker.registry import start_config_cache, stop_config_cache
 from worker.runner import arq_functions
 from worker.settings import Settings
 
@@ -30,7 +31,7 @@ SWEEP_FUNCTION = "ferry.sweep"
 
 
 async def on_startup(ctx: dict[str, Any]) -> None:
-    """Open the Postgres pool (migrating first) and the OpenAI client cache."""
+    """Open the Postgres pool (migrating first), the OpenAI clients and the config cache."""
     settings: Settings = ctx["settings"]
     settings.profiles  # noqa: B018 - fail at start-up, not on the first job, if a key is bad
     ctx["db"] = await create_pool(
@@ -40,9 +41,11 @@ async def on_startup(ctx: dict[str, Any]) -> None:
     if applied:
         log.info("migrations applied", versions=[m.version for m in applied])
     ctx["openai"] = OpenAIClients(settings)
+    await start_config_cache(ctx, ttl_s=settings.registry_cache_ttl_s)
 
 
 async def on_shutdown(ctx: dict[str, Any]) -> None:
+    await stop_config_cache(ctx)
     if "openai" in ctx:
         await ctx["openai"].aclose()
     if "db" in ctx:

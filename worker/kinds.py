@@ -19,6 +19,7 @@ from schemas.keys import RedisKeys
 
 if TYPE_CHECKING:
     from worker.openai.clients import OpenAIClients
+    from worker.registry import ConfigCache
     from worker.settings import Settings
 
 J = TypeVar("J", bound=Job)
@@ -35,6 +36,7 @@ class JobContext:
     redis: ArqRedis
     keys: RedisKeys
     openai: OpenAIClients
+    configs: ConfigCache
     extra: dict[str, Any] = field(default_factory=dict)
 
 

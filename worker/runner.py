@@ -53,6 +53,7 @@ def _job_context(ctx: dict[str, Any]) -> JobContext:
         redis=ctx["redis"],
         keys=ctx["keys"],
         openai=ctx["openai"],
+        configs=ctx["configs"],
     )
 
 

@@ -8,18 +8,17 @@ defines profile `default`. Keys are secrets: they never leave this module except
 
 from __future__ import annotations
 
-import os
 import re
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-_PROFILE_KEY = re.compile(r"^OPENAI_(?:(?P<name>[A-Z0-9][A-Z0-9_]*?)_)?API_KEY$")
+from schemas.profiles import defined_profiles, env_prefix, environment, unknown_profile
+
 # OpenAI keys are `sk-…` (`sk-proj-…`, `sk-svcacct-…`, `sk-admin-…`); anything shorter or with
 # white space is a truncated or mangled paste.
 _PLAUSIBLE_KEY = re.compile(r"^sk-[A-Za-z0-9_-]{16,}$")
@@ -48,7 +47,7 @@ class Profile(BaseModel):
 
     @property
     def env_prefix(self) -> str:
-        return "OPENAI_" if self.name == "default" else f"OPENAI_{self.name.upper()}_"
+        return env_prefix(self.name)
 
 
 class CloneMode(StrEnum):
@@ -90,6 +89,9 @@ class Settings(BaseSettings):
     sweeper_interval_s: int = Field(30, ge=1)
     # Extra seconds past a job's timeout before the sweeper calls a running job lost.
     sweeper_grace_s: int = Field(60, ge=0)
+    # How long a worker keeps an assistant config without asking again; edits reach workers
+    # at once through the invalidation channel, this only bounds a missed message.
+    registry_cache_ttl_s: int = Field(300, ge=1)
 
     @property
     def clone_id_list(self) -> list[str]:
@@ -98,41 +100,23 @@ class Settings(BaseSettings):
     @cached_property
     def profiles(self) -> dict[str, Profile]:
         """Every profile defined by the environment (and `.env`); raises `SettingsError`."""
-        return load_profiles(_environment(self.model_config.get("env_file")))
+        env_file = self.model_config.get("env_file")
+        return load_profiles(environment(env_file if isinstance(env_file, str | Path) else None))
 
     def profile(self, name: str) -> Profile:
         """The named profile, or an error that says which variable defines it."""
         profiles = self.profiles
         if name not in profiles:
-            variable = "OPENAI_API_KEY" if name == "default" else f"OPENAI_{name.upper()}_API_KEY"
-            known = ", ".join(sorted(profiles)) or "none"
-            raise SettingsError(
-                f"unknown connection profile {name!r}: set {variable} to define it "
-                f"(profiles defined now: {known})"
-            )
+            raise SettingsError(unknown_profile(name, profiles))
         return profiles[name]
-
-
-def _environment(env_file: object) -> dict[str, str]:
-    """The process environment over `.env`, as pydantic-settings layers them."""
-    merged: dict[str, str] = {}
-    if isinstance(env_file, str | Path) and Path(env_file).is_file():
-        merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-    merged.update(os.environ)
-    return {key.upper(): value for key, value in merged.items()}
 
 
 def load_profiles(environ: dict[str, str]) -> dict[str, Profile]:
     """Build the profiles that `environ` defines, validating each key and style."""
     profiles: dict[str, Profile] = {}
-    for variable, value in sorted(environ.items()):
-        match = _PROFILE_KEY.match(variable)
-        if not match:
-            continue
-        raw_name = match["name"]
-        name = raw_name.lower() if raw_name else "default"
-        prefix = f"OPENAI_{raw_name}_" if raw_name else "OPENAI_"
-        key = value.strip()
+    for name, variable in sorted(defined_profiles(environ).items()):
+        prefix = env_prefix(name)
+        key = environ[variable].strip()
         if not key:
             raise SettingsError(f"{variable} is empty: set it to the project's API key or unset it")
         if not _PLAUSIBLE_KEY.match(key):

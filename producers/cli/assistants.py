@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -18,7 +16,6 @@ from typing import Annotated, Any, TypeVar
 import asyncpg
 import typer
 import yaml
-from dotenv import dotenv_values
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from rich.console import Console
@@ -29,6 +26,7 @@ from producers.settings import ClientSettings
 from schemas.assistant_changes import FieldChange
 from schemas.assistants import AssistantSpec, SpecError, parse_spec
 from schemas.keys import RedisKeys
+from schemas.profiles import defined_profiles, environment, unknown_profile
 from schemas.registry_snapshot import RegistrySnapshot, read_import
 from store import registry, registry_cache
 from store.pool import create_pool
@@ -44,9 +42,6 @@ ProfileOption = Annotated[
         "--profile", "-p", envvar="FERRY_PROFILE", help="Connection profile (OPENAI_<NAME>_…)."
     ),
 ]
-# The worker's rule for which profiles exist: an OPENAI_<NAME>_API_KEY variable (its value is
-# never read here; the producer side holds no secrets).
-_PROFILE_KEY = re.compile(r"^OPENAI_(?:(?P<name>[A-Z0-9][A-Z0-9_]*?)_)?API_KEY$")
 _SHOWN_CHARS = 80
 
 
@@ -88,19 +83,9 @@ def _refuse(error: SpecError, source: str = "") -> None:
 
 
 def _check_profile(profile: str) -> None:
-    environ = {**dotenv_values(".env"), **os.environ} if Path(".env").is_file() else os.environ
-    defined = set()
-    for variable in environ:
-        match = _PROFILE_KEY.match(variable.upper())
-        if match:
-            defined.add(match["name"].lower() if match["name"] else "default")
+    defined = defined_profiles(environment())
     if profile not in defined:
-        variable = "OPENAI_API_KEY" if profile == "default" else f"OPENAI_{profile.upper()}_API_KEY"
-        known = ", ".join(sorted(defined)) or "none"
-        message = (
-            f"profile: unknown connection profile {profile!r}: set {variable} to define it "
-            f"(profiles defined now: {known})"
-        )
+        message = f"profile: {unknown_profile(profile, defined)}"
         console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
         console.print("nothing was changed")
         raise typer.Exit(1)

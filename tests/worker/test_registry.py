@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from typing import Any
+import itertools
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
 
 import asyncpg
 import pytest
 from arq.connections import ArqRedis
-from arq.worker import Worker, func
 
+from producers.client import FerryClient
 from schemas.assistants import parse_spec
-from schemas.keys import RedisKeys
+from schemas.jobs import Job
+from schemas.keys import Queue, RedisKeys
 from store import registry_cache
-from worker.registry import (
-    ConfigCache,
-    UnknownAssistant,
-    start_config_cache,
-    stop_config_cache,
-)
+from tests.pipeline import running_worker
+from worker.kinds import JobContext, JobHandler
+from worker.registry import ConfigCache, UnknownAssistant
+from worker.settings import Settings
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 2.0) -> None:
@@ -29,63 +28,43 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 2.0)
             await asyncio.sleep(0.005)
 
 
-@asynccontextmanager
-async def running_worker(
-    redis: ArqRedis, db: asyncpg.Pool, keys: RedisKeys
-) -> AsyncIterator[Callable[[str], Awaitable[Any]]]:
-    """A real arq worker whose one job reads an assistant's instructions through the cache."""
+class ReadInstructions(Job):
+    """A test job that answers with an assistant's instructions, read through the cache."""
 
-    async def instructions(ctx: dict[str, Any], profile: str, name: str) -> str | None:
-        return (await ctx["configs"].get(profile, name)).spec.instructions
+    kind: ClassVar[str] = "test.read_instructions"
+    queue: ClassVar[Queue] = Queue.chat
+    timeout_s: ClassVar[int] = 5
 
-    async def startup(ctx: dict[str, Any]) -> None:
-        ctx.update(db=db, keys=keys)
-        await start_config_cache(ctx)
+    profile: str
+    name: str
+    n: int
 
-    queue = f"{keys.prefix}:registry-test"
-    worker = Worker(
-        functions=[func(instructions, name="instructions")],
-        redis_pool=redis,
-        queue_name=queue,
-        on_startup=startup,
-        on_shutdown=stop_config_cache,
-        poll_delay=0.01,
-        handle_signals=False,
-        keep_result=5,
-    )
-    serving = asyncio.create_task(worker.async_run())
-    count = 0
 
-    async def run(name: str) -> Any:
-        nonlocal count
-        count += 1
-        job = await redis.enqueue_job(
-            "instructions", "dst", name, _queue_name=queue, _job_id=f"{keys.prefix}:{count}"
-        )
-        assert job is not None
-        return await job.result(timeout=5, poll_delay=0.01)
-
-    try:
-        yield run
-    finally:
-        serving.cancel()
-        await asyncio.gather(serving, return_exceptions=True)
-        await worker.close()
+async def read_instructions(ctx: JobContext, job: ReadInstructions) -> dict[str, Any]:
+    return {"instructions": (await ctx.configs.get(job.profile, job.name)).spec.instructions}
 
 
 async def test_a_running_worker_uses_an_edit_on_its_very_next_job(
-    db: asyncpg.Pool, redis: ArqRedis, key_prefix: str
+    db: asyncpg.Pool, ferry: FerryClient, settings: Settings
 ) -> None:
-    keys = RedisKeys(prefix=key_prefix)
+    keys = ferry.keys
     spec = parse_spec({"name": "trader", "model": "m", "instructions": "v1"})
-    await registry_cache.write(db, redis, keys, "dst", spec)
-    async with running_worker(redis, db, keys) as run:
+    await registry_cache.write(db, ferry.redis, keys, "dst", spec)
+    jobs = itertools.count()
+
+    async def run(name: str) -> str:
+        job = ReadInstructions(profile="dst", name=name, n=next(jobs))
+        result = await (await ferry.enqueue(job)).result(timeout=10)
+        assert isinstance(result, dict)
+        return result["instructions"]
+
+    async with running_worker(settings, handlers=[JobHandler(ReadInstructions, read_instructions)]):
         assert await run("trader") == "v1"
         # A change that bypasses the write path is not seen: the worker runs from its cache.
         await db.execute("UPDATE assistants SET instructions = 'sneaked in'")
         assert await run("trader") == "v1"
         edited = spec.model_copy(update={"instructions": "v2"})
-        await registry_cache.write(db, redis, keys, "dst", edited)
+        await registry_cache.write(db, ferry.redis, keys, "dst", edited)
         assert await run("trader") == "v2"
 
 

@@ -132,6 +132,7 @@ async def version(db: Database, profile: str, name: str) -> int | None:
 async def upsert(db: Database, profile: str, spec: AssistantSpec) -> WriteResult:
     """Create or update `spec.name` in `profile` to equal `spec`; idempotent."""
     async with connection(db) as conn, conn.transaction():
+        await _serialise_writes(conn, profile)
         current = await _locked(conn, profile, spec.name)
         created = False
         if current is None:
@@ -219,6 +220,7 @@ async def delete(db: Database, profile: str, name: str) -> int | None:
     """Delete an assistant and its links, resources and user threads; returns the deleted
     version (None: there was none). Refused while another assistant calls it as a tool."""
     async with connection(db) as conn, conn.transaction():
+        await _serialise_writes(conn, profile)
         entry = await _locked(conn, profile, name)
         if entry is None:
             return None
@@ -241,6 +243,17 @@ async def delete(db: Database, profile: str, name: str) -> int | None:
 
 
 # --- internals ---
+
+
+async def _serialise_writes(conn: asyncpg.Connection, profile: str) -> None:
+    """One tool-changing write per profile at a time.
+
+    Tool rows are shared between assistants and dropped once unlinked: without this lock a
+    write could drop a row another write is linking, and fail on the foreign key.
+    """
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('ferry.registry'), hashtext($1))", profile
+    )
 
 
 async def _locked(conn: asyncpg.Connection, profile: str, name: str) -> RegistryEntry | None:

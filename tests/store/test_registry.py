@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 import pytest
 
-from schemas.assistants import SpecError, parse_spec
+from schemas.assistants import AssistantSpec, SpecError, parse_spec
 from store import registry, user_threads
 from tests.schemas.test_assistants import FULL
 
@@ -83,3 +85,21 @@ async def test_user_threads_are_one_per_user_and_assistant(db: asyncpg.Pool) -> 
     assert await user_threads.get(db, "u1", entry.id) is None
     await registry.delete(db, "dst", "a")
     assert await db.fetchval("SELECT count(*) FROM user_threads") == 0
+
+
+async def test_concurrent_writes_sharing_tools_in_one_profile_all_succeed(
+    db: asyncpg.Pool,
+) -> None:
+    def spec(i: int, variant: int) -> AssistantSpec:
+        tool = {"type": "function", "name": "get_price", "description": f"v{variant}"}
+        return parse_spec({"name": f"a{i}", "model": "m", "tools": [tool]})
+
+    # Every write re-links tools and drops the unlinked ones: a race would hit the foreign key.
+    # Half the assistants move to the tool the other half leave, every round.
+    for round_ in range(20):
+        await asyncio.gather(
+            *(registry.upsert(db, "dst", spec(i, (i + round_) % 2)) for i in range(8))
+        )
+    entries = await registry.list_entries(db, "dst")
+    assert len(entries) == 8
+    assert {e.spec.tools[0].description for e in entries} == {"v0", "v1"}

@@ -4,7 +4,7 @@ The sandbox runs in a subprocess (`python -m sandbox`, uvicorn with uvloop/httpt
 installed) so the client does not share its GIL. Concurrent httpx clients alternate
 `GET /v1/files/{id}` and `GET /v1/vector_stores` for a bounded time and count answers.
 
-    .venv/bin/python bench/sandbox_rps.py [--seconds 10] [--concurrency 4] [--clients 1]
+    .venv/bin/python bench/sandbox_rps.py [--seconds 10] [--concurrency 4] [--clients 1] [--raw]
 """
 
 from __future__ import annotations
@@ -83,7 +83,13 @@ async def hammer(base: str, file_id: str, seconds: float, concurrency: int) -> t
     paths = [f"/files/{file_id}", "/vector_stores"]
     ok = bad = 0
     clients = [
-        httpx.AsyncClient(base_url=base, headers=headers, limits=httpx.Limits(max_connections=1))
+        # trust_env=False: no proxy/netrc look-ups, which cost the client, not the sandbox
+        httpx.AsyncClient(
+            base_url=base,
+            headers=headers,
+            limits=httpx.Limits(max_connections=1),
+            trust_env=False,
+        )
         for _ in range(concurrency)
     ]
     deadline = time.monotonic() + seconds
@@ -106,14 +112,48 @@ async def hammer(base: str, file_id: str, seconds: float, concurrency: int) -> t
     return ok, bad
 
 
-def _client(args: tuple[str, str, float, int]) -> tuple[int, int]:
+async def hammer_raw(base: str, file_id: str, seconds: float, concurrency: int) -> tuple[int, int]:
+    """The same load from a bare keep-alive HTTP/1.1 client: the sandbox's own ceiling."""
+    host, port = base.removeprefix("http://").split("/")[0].split(":")
+    requests = [
+        f"GET /v1{path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {KEY}\r\n\r\n".encode()
+        for path in (f"/files/{file_id}", "/vector_stores")
+    ]
+    deadline = time.monotonic() + seconds
+
+    async def loop(n: int) -> tuple[int, int]:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        ok = bad = 0
+        while time.monotonic() < deadline:
+            writer.write(requests[n % 2])
+            n += 1
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = next(
+                int(line.split(b":")[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length")
+            )
+            await reader.readexactly(length)
+            if head.startswith(b"HTTP/1.1 200"):
+                ok += 1
+            else:
+                bad += 1
+        writer.close()
+        return ok, bad
+
+    results = await asyncio.gather(*(loop(i) for i in range(concurrency)))
+    return sum(r[0] for r in results), sum(r[1] for r in results)
+
+
+def _client(args: tuple[str, str, float, int, bool]) -> tuple[int, int]:
     try:
         import uvloop
 
         uvloop.install()
     except ImportError:
         pass
-    return asyncio.run(hammer(*args))
+    *work, raw = args
+    return asyncio.run((hammer_raw if raw else hammer)(*work))
 
 
 def main() -> int:
@@ -121,15 +161,18 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=4, help="in-flight requests per client")
     parser.add_argument("--clients", type=int, default=1, help="client processes")
+    parser.add_argument(
+        "--raw", action="store_true", help="a bare asyncio HTTP client instead of httpx"
+    )
     args = parser.parse_args()
     port = free_port()
     proc = start_sandbox(port)
     try:
         base = f"http://127.0.0.1:{port}/v1"
         file_id = prepare(base)
-        _client((base, file_id, 1.0, args.concurrency))  # warm-up, not counted
+        _client((base, file_id, 1.0, args.concurrency, args.raw))  # warm-up, not counted
         started = time.monotonic()
-        work = [(base, file_id, args.seconds, args.concurrency)] * args.clients
+        work = [(base, file_id, args.seconds, args.concurrency, args.raw)] * args.clients
         if args.clients == 1:
             results = [_client(work[0])]
         else:
@@ -143,7 +186,8 @@ def main() -> int:
     bad = sum(r[1] for r in results)
     print(
         f"sandbox: {ok / elapsed:,.0f} req/s ({ok} ok, {bad} non-200 in {elapsed:.1f} s; "
-        f"{args.clients} client process(es) x {args.concurrency} concurrent; "
+        f"{args.clients} {'raw' if args.raw else 'httpx'} client process(es) x "
+        f"{args.concurrency} concurrent; "
         f"{os.cpu_count()} CPUs)"
     )
     return 0 if bad == 0 else 1

@@ -161,6 +161,10 @@ async def delete(request: Request) -> Response:
     file_id = request.path_params["file_id"]
     require_file(project, file_id)
     project.delete(KIND, file_id)
+    # "Delete a file and remove it from all vector stores" (the spec's summary); the stores'
+    # data (`vector_stores.StoreData`) is read by shape, as that module imports this one
+    for store in project.private.get("vector_store", {}).values():
+        store.files.pop(file_id, None)
     return JSONResponse({"id": file_id, "object": "file", "deleted": True})
 
 

@@ -341,3 +341,18 @@ def test_text_formats_parse_as_utf8_and_chunks_overlap() -> None:
     assert all(len(c) <= 800 for c in chunks)
     assert chunks[0][-200:] == chunks[1][:200]  # 50 tokens of overlap
     assert chunks[-1].endswith(text[-20:])
+
+
+async def test_deleting_a_file_removes_it_from_every_store(sandbox_project) -> None:
+    _ingestion(sandbox_project, 0)
+    client = sandbox_project.client()
+    file_id = await _upload(client, "shared.md", b"# shared")
+    keep = await _upload(client, "keep.md", b"# keep")
+    first = await client.vector_stores.create(name="one", file_ids=[file_id, keep])
+    second = await client.vector_stores.create(name="two", file_ids=[file_id])
+    await client.files.delete(file_id)
+    for store in (first, second):
+        with pytest.raises(openai.NotFoundError):
+            await client.vector_stores.files.retrieve(file_id, vector_store_id=store.id)
+    assert (await client.vector_stores.retrieve(first.id)).file_counts.total == 1
+    assert (await client.vector_stores.retrieve(second.id)).file_counts.total == 0

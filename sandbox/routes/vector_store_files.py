@@ -219,11 +219,18 @@ async def create_batch(request: Request) -> Response:
         raise bad_request("'file_ids' and 'files' are mutually exclusive.", param="files")
     strategy, attrs = chunking_strategy(body), attributes(body)
     if files := body.get("files"):
+        if not isinstance(files, list) or not all(
+            isinstance(f, dict) and isinstance(f.get("file_id"), str) for f in files
+        ):
+            raise bad_request(
+                "Invalid 'files': expected an array of objects with a 'file_id'.",
+                param="files",
+                code="invalid_type",
+            )
         # per-file settings replace the batch-wide ones, as the spec says
         entries = [
-            (f.get("file_id"), chunking_strategy(f), attributes(f), f"files[{i}].file_id")
+            (f["file_id"], chunking_strategy(f), attributes(f), f"files[{i}].file_id")
             for i, f in enumerate(files)
-            if isinstance(f, dict)
         ]
     else:
         file_ids = body.get("file_ids")

@@ -356,3 +356,28 @@ async def test_deleting_a_file_removes_it_from_every_store(sandbox_project) -> N
             await client.vector_stores.files.retrieve(file_id, vector_store_id=store.id)
     assert (await client.vector_stores.retrieve(first.id)).file_counts.total == 1
     assert (await client.vector_stores.retrieve(second.id)).file_counts.total == 0
+
+
+async def test_batch_files_carry_their_own_attributes_and_chunking(sandbox_project) -> None:
+    _ingestion(sandbox_project, 0)
+    client = sandbox_project.client()
+    store = await client.vector_stores.create(name="per-file")
+    a = await _upload(client, "a.txt", b"alpha")
+    b = await _upload(client, "b.txt", b"beta")
+    static = {"type": "static", "static": {"max_chunk_size_tokens": 100, "chunk_overlap_tokens": 0}}
+    batch = await client.vector_stores.file_batches.create(
+        vector_store_id=store.id,
+        files=[
+            {"file_id": a, "attributes": {"lang": "pt"}, "chunking_strategy": static},
+            {"file_id": b},
+        ],
+    )
+    assert batch.file_counts.total == 2
+    got_a = await client.vector_stores.files.retrieve(a, vector_store_id=store.id)
+    got_b = await client.vector_stores.files.retrieve(b, vector_store_id=store.id)
+    assert got_a.attributes == {"lang": "pt"} and got_b.attributes == {}
+    assert got_a.chunking_strategy.static.max_chunk_size_tokens == 100
+    assert got_b.chunking_strategy.static.max_chunk_size_tokens == 800
+    with pytest.raises(openai.BadRequestError) as info:
+        await client.vector_stores.file_batches.create(vector_store_id=store.id, files=[{"x": 1}])
+    assert info.value.param == "files"

@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from store.settings import StoreSettings
 
 
-class ClientSettings(BaseSettings):
-    """Read from the environment and `.env`: the same variables the worker reads."""
-
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
-
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
-    database_schema: str | None = None
-    redis_key_prefix: str = "ferry"
+class ClientSettings(StoreSettings):
+    """The same variables the worker reads for its stores."""

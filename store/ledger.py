@@ -160,50 +160,49 @@ async def list_jobs(
     limit: int = 50,
 ) -> list[LedgerJob]:
     """Newest first, optionally of one status and kind."""
-    rows = await conn.fetch(
-        f"""
-        SELECT {_COLUMNS} FROM jobs
-        WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR kind = $2)
-        ORDER BY created_at DESC, id
-        LIMIT $3
-        """,
+    return await _select(
+        conn,
+        "($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR kind = $2)",
+        "created_at DESC, id",
         status.value if status else None,
         kind,
-        limit,
+        limit=limit,
     )
-    return [LedgerJob.from_row(row) for row in rows]
 
 
 async def queued_before(
     conn: asyncpg.Pool | asyncpg.Connection, *, older_than_s: float, limit: int = 500
 ) -> list[LedgerJob]:
     """Jobs still `queued` that were last touched more than `older_than_s` seconds ago."""
-    rows = await conn.fetch(
-        f"""
-        SELECT {_COLUMNS} FROM jobs
-        WHERE status = 'queued' AND updated_at < now() - make_interval(secs => $1)
-        ORDER BY updated_at
-        LIMIT $2
-        """,
+    return await _select(
+        conn,
+        "status = 'queued' AND updated_at < now() - make_interval(secs => $1)",
+        "updated_at",
         older_than_s,
-        limit,
+        limit=limit,
     )
-    return [LedgerJob.from_row(row) for row in rows]
 
 
 async def running_past_timeout(
     conn: asyncpg.Pool | asyncpg.Connection, *, grace_s: float, limit: int = 500
 ) -> list[LedgerJob]:
     """Jobs `running` for longer than their timeout plus `grace_s`."""
-    rows = await conn.fetch(
-        f"""
-        SELECT {_COLUMNS} FROM jobs
-        WHERE status = 'running'
-          AND started_at < now() - make_interval(secs => timeout_s + $1)
-        ORDER BY started_at
-        LIMIT $2
-        """,
+    return await _select(
+        conn,
+        "status = 'running' AND started_at < now() - make_interval(secs => timeout_s + $1)",
+        "started_at",
         grace_s,
+        limit=limit,
+    )
+
+
+async def _select(
+    conn: asyncpg.Pool | asyncpg.Connection, where: str, order: str, *args: Any, limit: int
+) -> list[LedgerJob]:
+    # `where` and `order` are this module's constants; values always travel as parameters.
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM jobs WHERE {where} ORDER BY {order} LIMIT ${len(args) + 1}",
+        *args,
         limit,
     )
     return [LedgerJob.from_row(row) for row in rows]

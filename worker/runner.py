@@ -88,34 +88,24 @@ def _runner(handler: JobHandler[Any], kinds: dict[str, type[Job]]) -> ArqCorouti
             return previous.model_dump(mode="json")
 
         bound.info("job started")
+
+        def fail(kind: ErrorKind, message: str, **extra: Any) -> JobOutcome:
+            return failed(job_ctx.job_id, model.kind, kind, message, attempts=row.attempts, **extra)
+
         try:
             async with asyncio.timeout(model.timeout_s):
                 result = await handler.run(job_ctx, job)
         except JobFailure as error:
-            outcome = failed(
-                job_ctx.job_id,
-                model.kind,
-                ErrorKind.failed,
-                str(error),
-                attempts=row.attempts,
-                detail=error.detail,
-            )
+            outcome = fail(ErrorKind.failed, str(error), detail=error.detail)
         except TimeoutError:
-            outcome = failed(
-                job_ctx.job_id,
-                model.kind,
-                ErrorKind.timeout,
-                f"the job ran past its timeout of {model.timeout_s} s",
-                attempts=row.attempts,
+            outcome = fail(
+                ErrorKind.timeout, f"the job ran past its timeout of {model.timeout_s} s"
             )
         except Retry:
             if job_ctx.attempt >= model.max_tries:
-                outcome = failed(
-                    job_ctx.job_id,
-                    model.kind,
+                outcome = fail(
                     ErrorKind.failed,
                     f"gave up after {job_ctx.attempt} attempts (the last asked to retry later)",
-                    attempts=row.attempts,
                 )
             else:
                 await ledger_store.hand_back(job_ctx.db, job_ctx.job_id)
@@ -128,13 +118,7 @@ def _runner(handler: JobHandler[Any], kinds: dict[str, type[Job]]) -> ArqCorouti
             raise
         except Exception as error:
             bound.exception("job crashed")
-            outcome = failed(
-                job_ctx.job_id,
-                model.kind,
-                ErrorKind.internal,
-                f"{type(error).__name__}: {error}",
-                attempts=row.attempts,
-            )
+            outcome = fail(ErrorKind.internal, f"{type(error).__name__}: {error}")
         else:
             outcome = JobOutcome(
                 job_id=job_ctx.job_id,

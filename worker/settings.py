@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.profiles import defined_profiles, env_prefix, environment, unknown_profile
+from store.settings import StoreSettings
 
 # OpenAI keys are `sk-…` (`sk-proj-…`, `sk-svcacct-…`, `sk-admin-…`); anything shorter or with
 # white space is a truncated or mangled paste.
@@ -56,16 +56,8 @@ class CloneMode(StrEnum):
     by_name = "by_name"
 
 
-class Settings(BaseSettings):
+class Settings(StoreSettings):
     """Everything a worker (and `ferry doctor`) reads from its environment."""
-
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
-
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
-    # A Postgres schema of Ferry's own (the default `public` when unset).
-    database_schema: str | None = None
-    redis_key_prefix: str = "ferry"
 
     log_level: Literal["debug", "info", "warn", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"

@@ -89,7 +89,7 @@ async def test_a_job_past_its_timeout_fails_with_a_timeout_error(
         with pytest.raises(JobFailed) as info:
             await handle.result(timeout=10)
     assert info.value.error.kind is ErrorKind.timeout
-    assert "timeout of 3s" in info.value.error.message
+    assert "timeout of 3 s" in info.value.error.message
 
 
 async def test_a_job_asking_to_retry_runs_again_and_then_succeeds(

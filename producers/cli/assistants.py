@@ -7,29 +7,24 @@ workers' config caches. A refused file changes nothing, and the error names the 
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import asyncpg
 import typer
 import yaml
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from producers.settings import ClientSettings
+from producers.cli.stores import with_client
+from producers.client import FerryClient
 from schemas.assistant_changes import FieldChange
 from schemas.assistants import AssistantSpec, SpecError, parse_spec
-from schemas.keys import RedisKeys
 from schemas.profiles import defined_profiles, environment, unknown_profile
 from schemas.registry_snapshot import RegistrySnapshot, read_import
 from store import registry, registry_cache
-from store.pool import create_pool
 from store.registry import WriteResult
 
 app = typer.Typer(help="Assistant definitions in the registry.", no_args_is_help=True)
@@ -45,34 +40,13 @@ ProfileOption = Annotated[
 _SHOWN_CHARS = 80
 
 
-class _Stores:
-    def __init__(self, db: asyncpg.Pool, redis: Redis, keys: RedisKeys) -> None:
-        self.db, self.redis, self.keys = db, redis, keys
-
-
-def _run(action: Callable[[_Stores], Awaitable[T]], source: str = "") -> T:
-    async def run() -> T:
-        settings = ClientSettings()
-        db = await create_pool(settings.database_url, schema=settings.database_schema)
-        redis = Redis.from_url(settings.redis_url)
-        try:
-            return await action(_Stores(db, redis, RedisKeys(settings.redis_key_prefix)))
-        finally:
-            await redis.aclose()
-            await db.close()
-
+def _run(action: Callable[[FerryClient], Awaitable[T]], source: str = "") -> T:
     try:
-        return asyncio.run(run())
+        return with_client(action)
     except SpecError as error:
         _refuse(error, source)
     except registry.RegistryError as error:
         console.print(f"[red]error:[/red] {escape(str(error))}")
-    except asyncpg.UndefinedTableError:
-        console.print("[red]the registry is not there yet: run `ferry db migrate`[/red]")
-    except (OSError, asyncpg.PostgresError, RedisError) as error:
-        console.print(
-            f"[red]cannot reach Ferry's stores: {error}[/red] (check DATABASE_URL, REDIS_URL)"
-        )
     raise typer.Exit(1)
 
 

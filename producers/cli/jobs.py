@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
-import asyncpg
 import typer
-from redis.exceptions import RedisError
 from rich.console import Console
 from rich.table import Table
 
+from producers.cli.stores import with_client
 from producers.client import FerryClient
-from producers.errors import FerryError, JobFailed, ResultTimeout
+from producers.errors import JobFailed, ResultTimeout
 from schemas.results import JobStatus
 from store.ledger import LedgerJob
 
@@ -32,24 +29,6 @@ _STYLE = {
 }
 
 
-def _with_client(action: Callable[[FerryClient], Awaitable[T]]) -> T:
-    async def run() -> T:
-        async with await FerryClient.connect() as client:
-            return await action(client)
-
-    try:
-        return asyncio.run(run())
-    except FerryError:
-        raise  # the command says what it means (a ResultTimeout is also an OSError)
-    except asyncpg.UndefinedTableError:
-        console.print("[red]the ledger is not there yet: run `ferry db migrate`[/red]")
-    except (OSError, asyncpg.PostgresError, RedisError) as error:
-        console.print(
-            f"[red]cannot reach Ferry's stores: {error}[/red] (check DATABASE_URL, REDIS_URL)"
-        )
-    raise typer.Exit(1)
-
-
 def _status(status: JobStatus) -> str:
     return f"[{_STYLE[status]}]{status.value}[/]"
 
@@ -61,7 +40,7 @@ def list_jobs(
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
 ) -> None:
     """The newest jobs first."""
-    rows = _with_client(lambda c: c.jobs(status=status, kind=kind, limit=limit))
+    rows = with_client(lambda c: c.jobs(status=status, kind=kind, limit=limit))
     table = Table(title=f"{len(rows)} job(s)")
     for column in ("id", "kind", "queue", "status", "tries", "created", "finished"):
         table.add_column(column)
@@ -94,7 +73,7 @@ def _show(row: LedgerJob) -> None:
 @app.command()
 def show(job_id: str) -> None:
     """One job: payload, status, result or error."""
-    row = _with_client(lambda c: c.ledger_row(job_id))
+    row = with_client(lambda c: c.ledger_row(job_id))
     if row is None:
         console.print(f"[red]no job {job_id!r} in the ledger[/red]")
         raise typer.Exit(1)
@@ -116,13 +95,10 @@ def wait(
         return await client.ledger_row(job_id)
 
     try:
-        row = _with_client(action)
+        row = with_client(action)
     except ResultTimeout as error:
         console.print(f"[yellow]{error}[/yellow]")
         raise typer.Exit(2) from None
-    except FerryError as error:
-        console.print(f"[red]{error}[/red]")
-        raise typer.Exit(1) from None
     if row is None:
         console.print(f"[red]no job {job_id!r} in the ledger[/red]")
         raise typer.Exit(1)

@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from sandbox import model, run_engine
-from tests.sandbox.spec_nullable import assert_matches
+from tests.sandbox.openapi import assert_matches
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

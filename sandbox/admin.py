@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sandbox import model
 from sandbox.errors import APIError, bad_request
 from sandbox.faults import Fault
 from sandbox.state import Project, SandboxState
@@ -191,6 +192,48 @@ async def clear_faults(request: Request) -> Response:
     return JSONResponse({"deleted": True})
 
 
+async def queue_model_outputs(request: Request) -> Response:
+    """The project's next model turns, instead of the script (see `model.queue_outputs`)."""
+    project = _project(_state(request), request.path_params["project_id"])
+    outputs = (await _body(request)).get("outputs")
+    if not isinstance(outputs, list) or not outputs:
+        raise bad_request(
+            "'outputs' must be a non-empty list of texts or {text|tool_calls|error} objects.",
+            param="outputs",
+        )
+    try:
+        queued = model.queue_outputs(project, outputs)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise bad_request(f"Invalid output: {exc}", param="outputs") from None
+    return JSONResponse({"queued": queued}, status_code=201)
+
+
+async def clear_model_outputs(request: Request) -> Response:
+    model.clear_outputs(_project(_state(request), request.path_params["project_id"]))
+    return JSONResponse({"queued": 0})
+
+
+async def set_model_timing(request: Request) -> Response:
+    """`run_step_seconds` (each run state) and `response_latency_seconds` (each response)."""
+    project = _project(_state(request), request.path_params["project_id"])
+    body = await _body(request)
+    try:
+        timing = {
+            name: float(body[name])
+            for name in ("run_step_seconds", "response_latency_seconds")
+            if name in body
+        }
+    except (TypeError, ValueError):
+        raise bad_request("Timings are numbers of seconds.") from None
+    settings = model.set_timing(project, **timing)
+    return JSONResponse(
+        {
+            "run_step_seconds": settings.run_step_seconds,
+            "response_latency_seconds": settings.response_latency_seconds,
+        }
+    )
+
+
 routes = [
     Route("/health", health, methods=["GET"]),
     Route("/reset", reset, methods=["POST"]),
@@ -201,6 +244,9 @@ routes = [
     Route("/projects", list_projects, methods=["GET"]),
     Route("/projects/{project_id}", get_project, methods=["GET"]),
     Route("/projects/{project_id}", update_project, methods=["PATCH", "POST"]),
+    Route("/projects/{project_id}/model/outputs", queue_model_outputs, methods=["POST"]),
+    Route("/projects/{project_id}/model/outputs", clear_model_outputs, methods=["DELETE"]),
+    Route("/projects/{project_id}/model/timing", set_model_timing, methods=["PATCH", "POST"]),
     Route("/settings", update_settings, methods=["PATCH", "POST"]),
     Route("/faults", list_faults, methods=["GET"]),
     Route("/faults", add_fault, methods=["POST"]),

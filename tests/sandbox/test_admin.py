@@ -164,3 +164,37 @@ async def test_seed_loads_the_demo_world() -> None:
         async with httpx.AsyncClient() as http:
             await http.post(f"{root}/_sandbox/seed")
         assert len([a async for a in client.beta.assistants.list()]) == 4
+
+
+async def test_queued_model_outputs_answer_the_next_turns(admin, sandbox_project) -> None:
+    client = sandbox_project.client()
+    route = f"/projects/{sandbox_project.project_id}/model/outputs"
+    queued = await admin.post(
+        route,
+        json={
+            "outputs": [
+                "Exactly this.",
+                {"tool_calls": [{"name": "get_price", "arguments": {"symbol": "ETH"}}]},
+            ]
+        },
+    )
+    assert queued.status_code == 201 and queued.json() == {"queued": 2}
+    tools = [{"type": "function", "name": "get_price", "parameters": {"type": "object"}}]
+
+    first = await client.responses.create(model="gpt-4o", input="anything")
+    second = await client.responses.create(model="gpt-4o", input="anything", tools=tools)
+    third = await client.responses.create(model="gpt-4o", input="back to the script")
+
+    assert first.output_text == "Exactly this."
+    [call] = [item for item in second.output if item.type == "function_call"]
+    assert call.name == "get_price" and call.arguments == '{"symbol": "ETH"}'
+    assert third.output_text.endswith("You said: back to the script")
+    bad = await admin.post(route, json={"outputs": "not a list"})
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "outputs"
+
+
+async def test_model_timing_is_set_per_project(admin, sandbox_project) -> None:
+    answer = await admin.patch(
+        f"/projects/{sandbox_project.project_id}/model/timing", json={"run_step_seconds": 0.2}
+    )
+    assert answer.json() == {"run_step_seconds": 0.2, "response_latency_seconds": 0.0}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 import pytest
@@ -37,6 +37,7 @@ class SandboxProject:
     api_key: str
     org_id: str
     project_id: str
+    clients: list[AsyncOpenAI] = field(default_factory=list)
 
     @property
     def base_url(self) -> str:
@@ -47,18 +48,30 @@ class SandboxProject:
         return self.server.state.projects[self.project_id]
 
     def client(self, **kwargs: object) -> AsyncOpenAI:
-        """The official SDK pointed at this project, with no retries of its own."""
+        """The official SDK pointed at this project, with no retries of its own.
+
+        A hung request fails the test in 30 s rather than the SDK's 10 minutes; the client
+        is closed when the test ends.
+        """
         kwargs.setdefault("max_retries", 0)
-        return AsyncOpenAI(api_key=self.api_key, base_url=self.base_url, **kwargs)  # type: ignore[arg-type]
+        kwargs.setdefault("timeout", 30.0)
+        client = AsyncOpenAI(api_key=self.api_key, base_url=self.base_url, **kwargs)  # type: ignore[arg-type]
+        self.clients.append(client)
+        return client
 
 
 @pytest.fixture
-def sandbox_project(sandbox_server: ThreadedSandbox) -> SandboxProject:
+async def sandbox_project(sandbox_server: ThreadedSandbox) -> AsyncIterator[SandboxProject]:
     token = secrets.token_hex(8)
     api_key = f"sk-proj-test{secrets.token_hex(20)}"
     org_id, project_id = f"org-{token}", f"proj_{token}"
     sandbox_server.state.add_key(api_key, org_id, project_id)
-    return SandboxProject(sandbox_server, api_key, org_id, project_id)
+    project = SandboxProject(sandbox_server, api_key, org_id, project_id)
+    try:
+        yield project
+    finally:
+        for client in project.clients:
+            await client.close()
 
 
 # --- Postgres and Redis: the real services, each test isolated by schema and key prefix ---

@@ -6,7 +6,6 @@ Every route answers JSON; errors use OpenAI's error shape too, so one parser rea
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox import model
+from sandbox.bodies import json_body
 from sandbox.errors import APIError, bad_request
 from sandbox.faults import Fault
 from sandbox.state import Project, SandboxState
@@ -27,19 +27,6 @@ def _state(request: Request) -> SandboxState:
         if auth.removeprefix("Bearer ").strip() != state.admin_token:
             raise APIError(401, "Admin token required for /_sandbox routes.", code="admin_token")
     return state
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise bad_request("The body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise bad_request("The body must be a JSON object.")
-    return body
 
 
 def _project(state: SandboxState, project_id: str) -> Project:
@@ -80,7 +67,7 @@ async def seed(request: Request) -> Response:
     from sandbox.fixtures import DEMO_MANIFEST, load_seed
 
     state = _state(request)
-    body = await _body(request)
+    body = await json_body(request)
     path = Path(body.get("path") or DEMO_MANIFEST)
     try:
         # a small local manifest: reading it inline is quicker than a thread hop
@@ -105,7 +92,7 @@ async def list_keys(request: Request) -> Response:
 async def add_key(request: Request) -> Response:
     """Add `{"key", "org_id", "project_id"}` (the project is created if new)."""
     state = _state(request)
-    body = await _body(request)
+    body = await json_body(request)
     missing = [name for name in ("key", "org_id", "project_id") if not body.get(name)]
     if missing:
         raise bad_request(f"Missing {', '.join(missing)}.", param=missing[0])
@@ -127,7 +114,7 @@ async def update_project(request: Request) -> Response:
     """Patch a project: `limits`, `insufficient_quota` (+`quota_code`), downloads, ingestion."""
     state = _state(request)
     project = _project(state, request.path_params["project_id"])
-    body = await _body(request)
+    body = await json_body(request)
     if (limits := body.get("limits")) is not None:
         state.set_limits(
             project.id,
@@ -150,7 +137,7 @@ async def update_project(request: Request) -> Response:
 async def update_settings(request: Request) -> Response:
     """Sandbox-wide switches: `allow_all_downloads`, `ingestion_seconds` (all projects)."""
     state = _state(request)
-    body = await _body(request)
+    body = await json_body(request)
     if "allow_all_downloads" in body:
         state.set_allow_all_downloads(bool(body["allow_all_downloads"]))
     if "ingestion_seconds" in body:
@@ -170,7 +157,7 @@ async def list_faults(request: Request) -> Response:
 
 async def add_fault(request: Request) -> Response:
     state = _state(request)
-    body = await _body(request)
+    body = await json_body(request)
     try:
         fault = Fault.from_dict(body)
     except (TypeError, ValueError) as exc:
@@ -195,7 +182,7 @@ async def clear_faults(request: Request) -> Response:
 async def queue_model_outputs(request: Request) -> Response:
     """The project's next model turns, instead of the script (see `model.queue_outputs`)."""
     project = _project(_state(request), request.path_params["project_id"])
-    outputs = (await _body(request)).get("outputs")
+    outputs = (await json_body(request)).get("outputs")
     if not isinstance(outputs, list) or not outputs:
         raise bad_request(
             "'outputs' must be a non-empty list of texts or {text|tool_calls|error} objects.",
@@ -216,7 +203,7 @@ async def clear_model_outputs(request: Request) -> Response:
 async def set_model_timing(request: Request) -> Response:
     """`run_step_seconds` (each run state) and `response_latency_seconds` (each response)."""
     project = _project(_state(request), request.path_params["project_id"])
-    body = await _body(request)
+    body = await json_body(request)
     try:
         timing = {
             name: float(body[name])

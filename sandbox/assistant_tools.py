@@ -8,7 +8,7 @@ from typing import Any
 from starlette.requests import Request
 
 from sandbox.bodies import array_too_long, invalid_type, string_too_long
-from sandbox.errors import bad_request
+from sandbox.errors import bad_request, missing_parameter
 from sandbox.routes import files, vector_stores
 from sandbox.state import Project
 
@@ -74,18 +74,10 @@ def _tool(tool: Any, param: str) -> dict[str, Any]:
 
 def _function(function: Any, param: str) -> dict[str, Any]:
     if not isinstance(function, dict):
-        raise bad_request(
-            f"Missing required parameter: '{param}'.",
-            param=param,
-            code="missing_required_parameter",
-        )
+        raise missing_parameter(param)
     name = function.get("name")
     if not isinstance(name, str):
-        raise bad_request(
-            f"Missing required parameter: '{param}.name'.",
-            param=f"{param}.name",
-            code="missing_required_parameter",
-        )
+        raise missing_parameter(f"{param}.name")
     if len(name) > 64:
         raise string_too_long(f"{param}.name", 64, len(name))
     if not _FUNCTION_NAME.match(name):

@@ -7,8 +7,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 
-from sandbox.errors import APIError, bad_request
+from sandbox.errors import APIError, bad_request, missing_parameter
 
 METADATA_MAX_KEYS = 16
 METADATA_MAX_KEY_CHARS = 64
@@ -71,9 +72,7 @@ def invalid_type(param: str, expected: str, value: Any) -> APIError:
 def required(body: dict[str, Any], name: str) -> Any:
     """The value of a required parameter, or OpenAI's 'Missing required parameter' 400."""
     if body.get(name) is None:
-        raise bad_request(
-            f"Missing required parameter: '{name}'.", param=name, code="missing_required_parameter"
-        )
+        raise missing_parameter(name)
     return body[name]
 
 
@@ -166,3 +165,11 @@ def metadata(body: dict[str, Any], name: str = "metadata") -> dict[str, str] | N
         if len(item) > METADATA_MAX_VALUE_CHARS:
             raise string_too_long(f"{name}.{key}", METADATA_MAX_VALUE_CHARS, len(item))
     return dict(value)
+
+
+async def update_metadata(request: Request, target: dict[str, Any]) -> JSONResponse:
+    """Answer a modify request whose only field is `metadata` (messages, runs)."""
+    body = await json_body(request, allowed=("metadata",))
+    if "metadata" in body:
+        target["metadata"] = metadata(body) or {}
+    return JSONResponse(target)

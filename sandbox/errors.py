@@ -47,3 +47,13 @@ def not_found(kind: str, object_id: str, *, param: str | None = None) -> APIErro
 
 def bad_request(message: str, *, param: str | None = None, code: str | None = None) -> APIError:
     return APIError(400, message, param=param, code=code)
+
+
+def missing_parameter(param: str) -> APIError:
+    """OpenAI's 400 for a required parameter that was not sent."""
+    return APIError(
+        400,
+        f"Missing required parameter: '{param}'.",
+        param=param,
+        code="missing_required_parameter",
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox.bodies import invalid_type
-from sandbox.errors import bad_request
+from sandbox.errors import bad_request, missing_parameter
 from sandbox.model import Entry, ToolCall
 from sandbox.state import new_id
 
@@ -40,11 +40,11 @@ def _item(item: Any, param: str) -> dict[str, Any]:
     if kind == "function_call":
         for name in ("call_id", "name", "arguments"):
             if not isinstance(item.get(name), str):
-                raise _missing(f"{param}.{name}")
+                raise missing_parameter(f"{param}.{name}")
         return function_call(ToolCall(item["call_id"], item["name"], item["arguments"]))
     if kind == "function_call_output":
         if not isinstance(item.get("call_id"), str):
-            raise _missing(f"{param}.call_id")
+            raise missing_parameter(f"{param}.call_id")
         output = item.get("output")
         if not isinstance(output, str | list):
             raise invalid_type(f"{param}.output", "a string", output)
@@ -63,12 +63,6 @@ def _item(item: Any, param: str) -> dict[str, Any]:
         "'function_call', 'function_call_output' and 'file_search_call'.",
         param=f"{param}.type",
         code="invalid_value",
-    )
-
-
-def _missing(param: str) -> Exception:
-    return bad_request(
-        f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter"
     )
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from sandbox import bodies
 from sandbox.bodies import invalid_type
-from sandbox.errors import bad_request
+from sandbox.errors import bad_request, missing_parameter
 from sandbox.model import Entry
 from sandbox.routes import files
 from sandbox.state import Project, new_id, now
@@ -61,11 +61,7 @@ def build(
     """Check a message request (`role`, `content`, `attachments`, `metadata`); store nothing."""
     role = body.get("role")
     if role is None:
-        raise bad_request(
-            f"Missing required parameter: '{param}role'.",
-            param=f"{param}role",
-            code="missing_required_parameter",
-        )
+        raise missing_parameter(f"{param}role")
     if role not in _ROLES:
         raise bad_request(
             f"Invalid value: '{role}'. Supported values are: 'user' and 'assistant'.",
@@ -73,11 +69,7 @@ def build(
             code="invalid_value",
         )
     if body.get("content") is None:
-        raise bad_request(
-            f"Missing required parameter: '{param}content'.",
-            param=f"{param}content",
-            code="missing_required_parameter",
-        )
+        raise missing_parameter(f"{param}content")
     content = content_parts(body["content"], param=f"{param}content")
     attachments = body.get("attachments")
     if attachments is not None and not isinstance(attachments, list):
@@ -85,11 +77,7 @@ def build(
     for i, attachment in enumerate(attachments or []):
         where = f"{param}attachments[{i}].file_id"
         if not isinstance(attachment, dict) or not isinstance(attachment.get("file_id"), str):
-            raise bad_request(
-                f"Missing required parameter: '{where}'.",
-                param=where,
-                code="missing_required_parameter",
-            )
+            raise missing_parameter(where)
         files.require_file(project, attachment["file_id"], param=where)
     message = {
         "id": new_id("msg_"),

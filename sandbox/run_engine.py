@@ -21,7 +21,7 @@ from typing import Any
 
 from sandbox import file_search, messages, model, run_steps
 from sandbox.assistant_tools import function_names
-from sandbox.errors import bad_request
+from sandbox.errors import bad_request, missing_parameter
 from sandbox.model import Entry, Turn
 from sandbox.state import Project
 
@@ -212,11 +212,7 @@ def submit_tool_outputs(
     given: dict[str, str] = {}
     for i, output in enumerate(outputs):
         if not isinstance(output, dict) or not isinstance(output.get("tool_call_id"), str):
-            raise bad_request(
-                f"Missing required parameter: 'tool_outputs[{i}].tool_call_id'.",
-                param=f"tool_outputs[{i}].tool_call_id",
-                code="missing_required_parameter",
-            )
+            raise missing_parameter(f"tool_outputs[{i}].tool_call_id")
         given[output["tool_call_id"]] = str(output.get("output") or "")
     expected = list(state.pending_calls)
     if sorted(given) != sorted(expected):

@@ -10,7 +10,7 @@ from starlette.routing import Route
 
 from sandbox import assistant_tools, bodies
 from sandbox.bodies import invalid_type
-from sandbox.errors import bad_request
+from sandbox.errors import bad_request, missing_parameter
 from sandbox.pagination import page
 from sandbox.state import Project, new_id, now
 
@@ -35,11 +35,7 @@ def _response_format(value: Any) -> Any:
         return "auto"
     if isinstance(value, dict) and value.get("type") in ("text", "json_object", "json_schema"):
         if value["type"] == "json_schema" and not isinstance(value.get("json_schema"), dict):
-            raise bad_request(
-                "Missing required parameter: 'response_format.json_schema'.",
-                param="response_format.json_schema",
-                code="missing_required_parameter",
-            )
+            raise missing_parameter("response_format.json_schema")
         return value
     raise bad_request(
         "Invalid 'response_format': expected 'auto' or an object with type 'text', "

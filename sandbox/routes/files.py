@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sandbox.errors import APIError, bad_request
+from sandbox.errors import APIError, bad_request, missing_parameter
 from sandbox.pagination import page
 from sandbox.state import Project, new_id, now
 
@@ -91,16 +91,10 @@ async def upload(request: Request) -> Response:
     form = await request.form()
     upload_file = form.get("file")
     if not isinstance(upload_file, UploadFile):
-        raise bad_request(
-            "Missing required parameter: 'file'.", param="file", code="missing_required_parameter"
-        )
+        raise missing_parameter("file")
     purpose = form.get("purpose")
     if not purpose:
-        raise bad_request(
-            "Missing required parameter: 'purpose'.",
-            param="purpose",
-            code="missing_required_parameter",
-        )
+        raise missing_parameter("purpose")
     if purpose not in UPLOAD_PURPOSES:
         raise bad_request(
             f"Invalid value for 'purpose': '{purpose}'. Supported values are: "

@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from sandbox import assistant_tools, bodies, file_search, items, model, response_stream
 from sandbox.bodies import invalid_type
-from sandbox.errors import APIError, bad_request, not_found
+from sandbox.errors import APIError, bad_request, missing_parameter, not_found
 from sandbox.pagination import page
 from sandbox.routes import conversations
 from sandbox.state import Project, new_id, now
@@ -56,11 +56,7 @@ def _tools(project: Project, value: Any) -> list[dict[str, Any]]:
             raise invalid_type(param, "an object", tool)
         if tool.get("type") == "function":
             if not isinstance(tool.get("name"), str):
-                raise bad_request(
-                    f"Missing required parameter: '{param}.name'.",
-                    param=f"{param}.name",
-                    code="missing_required_parameter",
-                )
+                raise missing_parameter(f"{param}.name")
             shaped.append(
                 {
                     "type": "function",
@@ -73,11 +69,7 @@ def _tools(project: Project, value: Any) -> list[dict[str, Any]]:
         elif tool.get("type") == "file_search":
             store_ids = tool.get("vector_store_ids")
             if not isinstance(store_ids, list):
-                raise bad_request(
-                    f"Missing required parameter: '{param}.vector_store_ids'.",
-                    param=f"{param}.vector_store_ids",
-                    code="missing_required_parameter",
-                )
+                raise missing_parameter(f"{param}.vector_store_ids")
             for store_id in store_ids:
                 assistant_tools.require_vector_store(project, store_id, f"{param}.vector_store_ids")
             shaped.append(dict(tool))

@@ -172,10 +172,7 @@ async def list_(request: Request) -> JSONResponse:
 async def update(request: Request) -> JSONResponse:
     """POST /v1/threads/{thread_id}/runs/{run_id}"""
     _, run = _run(request)
-    body = await bodies.json_body(request, allowed=("metadata",))
-    if "metadata" in body:
-        run["metadata"] = bodies.metadata(body) or {}
-    return JSONResponse(run)
+    return await bodies.update_metadata(request, run)
 
 
 async def cancel(request: Request) -> JSONResponse:

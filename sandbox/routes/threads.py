@@ -137,10 +137,7 @@ async def update_message(request: Request) -> JSONResponse:
     """POST /v1/threads/{thread_id}/messages/{message_id}"""
     project, thread = thread_in(request)
     message = _message(project, thread, request.path_params["message_id"])
-    body = await bodies.json_body(request, allowed=("metadata",))
-    if "metadata" in body:
-        message["metadata"] = bodies.metadata(body) or {}
-    return JSONResponse(message)
+    return await bodies.update_metadata(request, message)
 
 
 async def delete_message(request: Request) -> JSONResponse:

@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from sandbox import ingestion
 from sandbox.bodies import json_body
-from sandbox.errors import APIError, bad_request
+from sandbox.errors import APIError, bad_request, missing_parameter
 from sandbox.ingestion import Ingest
 from sandbox.pagination import page
 from sandbox.routes.files import require_file
@@ -110,11 +110,7 @@ async def create_file(request: Request) -> Response:
     body = await json_body(request, allowed=("file_id", "chunking_strategy", "attributes"))
     file_id = body.get("file_id")
     if not isinstance(file_id, str) or not file_id:
-        raise bad_request(
-            "Missing required parameter: 'file_id'.",
-            param="file_id",
-            code="missing_required_parameter",
-        )
+        raise missing_parameter("file_id")
     ingest = attach(
         project, vs_id, file_id, strategy=chunking_strategy(body), attributes=attributes(body)
     )
@@ -143,11 +139,7 @@ async def update_file(request: Request) -> Response:
     ingest = _ingest(project, vs_id, request.path_params["file_id"])
     body = await json_body(request, allowed=("attributes",))
     if "attributes" not in body:
-        raise bad_request(
-            "Missing required parameter: 'attributes'.",
-            param="attributes",
-            code="missing_required_parameter",
-        )
+        raise missing_parameter("attributes")
     ingest.obj["attributes"] = attributes(body) or {}
     touch(project, vs_id)
     return _answer(ingest.obj, [ingest])
@@ -235,11 +227,7 @@ async def create_batch(request: Request) -> Response:
     else:
         file_ids = body.get("file_ids")
         if not isinstance(file_ids, list) or not file_ids:
-            raise bad_request(
-                "Missing required parameter: 'file_ids'.",
-                param="file_ids",
-                code="missing_required_parameter",
-            )
+            raise missing_parameter("file_ids")
         entries = [(f, strategy, attrs, f"file_ids[{i}]") for i, f in enumerate(file_ids)]
     if len(entries) > MAX_BATCH:
         raise bad_request(

@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from sandbox import ingestion
 from sandbox.bodies import json_body, metadata, optional_str
-from sandbox.errors import APIError, bad_request
+from sandbox.errors import APIError, bad_request, missing_parameter
 from sandbox.ingestion import Ingest
 from sandbox.pagination import page
 from sandbox.routes.files import file_bytes, require_file
@@ -312,9 +312,7 @@ async def search(request: Request) -> Response:
     if isinstance(query, list):
         query = " ".join(str(q) for q in query)
     if not isinstance(query, str):
-        raise bad_request(
-            "Missing required parameter: 'query'.", param="query", code="missing_required_parameter"
-        )
+        raise missing_parameter("query")
     limit = body.get("max_num_results", 10)
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 50:
         raise bad_request(

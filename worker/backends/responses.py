@@ -8,6 +8,7 @@ never points at knowledge that is not there.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from uuid import UUID
 
 import asyncpg
@@ -105,28 +106,25 @@ class ResponsesBackend:
         resources = spec.tool_resources
         if resources is None:
             return
-        missing: list[tuple[str, str]] = []
+        wanted: list[tuple[str, list[str], str, Callable[[str], Awaitable[object]]]] = []
         if resources.file_search:
-            for i, store_id in enumerate(resources.file_search.vector_store_ids):
-                try:
-                    await self._client.vector_stores.retrieve(store_id)
-                except openai.NotFoundError:
-                    missing.append(
-                        (
-                            f"tool_resources.file_search.vector_store_ids[{i}]",
-                            f"no vector store {store_id!r} in profile {self._profile!r}",
-                        )
-                    )
+            ids = resources.file_search.vector_store_ids
+            retrieve = self._client.vector_stores.retrieve
+            wanted.append(
+                ("tool_resources.file_search.vector_store_ids", ids, "vector store", retrieve)
+            )
         if resources.code_interpreter:
-            for i, file_id in enumerate(resources.code_interpreter.file_ids):
+            ids = resources.code_interpreter.file_ids
+            retrieve = self._client.files.retrieve
+            wanted.append(("tool_resources.code_interpreter.file_ids", ids, "file", retrieve))
+        missing: list[tuple[str, str]] = []
+        for path, ids, label, retrieve in wanted:
+            for i, object_id in enumerate(ids):
                 try:
-                    await self._client.files.retrieve(file_id)
+                    await retrieve(object_id)
                 except openai.NotFoundError:
                     missing.append(
-                        (
-                            f"tool_resources.code_interpreter.file_ids[{i}]",
-                            f"no file {file_id!r} in profile {self._profile!r}",
-                        )
+                        (f"{path}[{i}]", f"no {label} {object_id!r} in profile {self._profile!r}")
                     )
         if missing:
             raise SpecError(missing)

@@ -1,0 +1,113 @@
+"""A profile's files (`/v1/files`): list, retrieve, upload, download, delete.
+
+The same API in both styles, so both adapters share this. Every upload keeps the original
+bytes in the blob store first and links the new file id to them: OpenAI refuses to hand back
+files of purpose `assistants` and `user_data`, and a later clone needs those bytes. A refused
+download is `DownloadRefused`, a condition of its own, never a generic 400.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import openai
+from openai import AsyncOpenAI
+from openai.types import FileObject
+
+from worker.backends.pages import Page, every_page, page_of, page_size
+from worker.blobs import BlobRef, BlobStore, FileBlob
+
+# `GET /v1/files` takes up to 10,000 a page (the spec), the other lists 100.
+MAX_FILES_PAGE = 10_000
+DEFAULT_PAGE = 100
+NO_DOWNLOAD_PURPOSES = frozenset({"assistants", "user_data"})
+_REFUSAL = re.compile(r"Not allowed to download files of purpose:?\s*'?([A-Za-z_-]+)")
+
+
+class DownloadRefused(Exception):
+    """OpenAI will not give back this file's bytes (its purpose forbids downloads)."""
+
+    def __init__(self, file_id: str, purpose: str) -> None:
+        super().__init__(
+            f"file {file_id}: OpenAI does not allow downloading files of purpose {purpose!r}; "
+            "its bytes must come from Ferry's blob store, a directory of originals "
+            "(--originals DIR) or the vector store's parsed text"
+        )
+        self.file_id, self.purpose = file_id, purpose
+
+
+class RemoteFiles:
+    """The files of one profile's project."""
+
+    def __init__(self, profile: str, client: AsyncOpenAI, blobs: BlobStore) -> None:
+        self._profile, self._files, self._blobs = profile, client.files, blobs
+
+    async def list_page(
+        self, *, purpose: str | None = None, limit: int = DEFAULT_PAGE, after: str | None = None
+    ) -> Page[FileObject]:
+        """One page, oldest first; pass the page's `after` to get the next."""
+        args: dict[str, Any] = {"limit": page_size(limit, MAX_FILES_PAGE), "order": "asc"}
+        if purpose:
+            args["purpose"] = purpose
+        if after:
+            args["after"] = after
+        answer = await self._files.list(**args)
+        return page_of(list(answer.data), bool(answer.has_more))
+
+    async def list_all(self, *, purpose: str | None = None) -> list[FileObject]:
+        """Every file (of `purpose`, if given), across every page, oldest first."""
+        return await every_page(lambda after: self.list_page(purpose=purpose, after=after))
+
+    async def get(self, file_id: str) -> FileObject | None:
+        """One file by id; None if the project has no such file."""
+        try:
+            return await self._files.retrieve(file_id)
+        except openai.NotFoundError:
+            return None
+
+    async def upload(self, filename: str, blob: BlobRef, *, purpose: str) -> FileObject:
+        """Upload a stored blob as `filename` and link the new file id to it."""
+        async with self._blobs.spool(blob.sha256) as spooled:
+            created = await self._files.create(file=(filename, spooled), purpose=purpose)  # type: ignore[arg-type]
+        await self._blobs.link_file(FileBlob(created.id, self._profile, blob, filename, purpose))
+        return created
+
+    async def upload_bytes(self, filename: str, data: bytes, *, purpose: str) -> FileObject:
+        """Keep `data` in the blob store, then upload it."""
+        return await self.upload(filename, await self._blobs.put_bytes(data), purpose=purpose)
+
+    async def upload_path(
+        self, path: Path, *, purpose: str, filename: str | None = None
+    ) -> FileObject:
+        """Keep a local file in the blob store (streamed), then upload it."""
+        blob = await self._blobs.put_path(path)
+        return await self.upload(filename or path.name, blob, purpose=purpose)
+
+    async def download(self, file: FileObject) -> FileBlob:
+        """Stream a file's bytes into the blob store and link them; `DownloadRefused` if barred."""
+        try:
+            async with self._files.with_streaming_response.content(file.id) as response:
+                blob = await self._blobs.put(response.iter_bytes())
+        except openai.BadRequestError as error:
+            if match := _REFUSAL.search(_message(error)):
+                raise DownloadRefused(file.id, match[1]) from None
+            raise
+        link = FileBlob(file.id, self._profile, blob, file.filename, file.purpose)
+        await self._blobs.link_file(link)
+        return link
+
+    async def delete(self, file_id: str) -> bool:
+        """Delete a file; False if there was no such file."""
+        try:
+            return (await self._files.delete(file_id)).deleted
+        except openai.NotFoundError:
+            return False
+
+
+def _message(error: openai.APIStatusError) -> str:
+    body = error.body
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return body["message"]
+    return error.message

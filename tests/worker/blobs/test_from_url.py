@@ -5,6 +5,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from pydantic import ValidationError
 
 from tests.conftest import DATABASE_URL
 from worker.blobs import BlobError, DirectoryBlobStore, PostgresBlobStore, blob_store_from_url
@@ -45,3 +46,15 @@ async def test_an_unknown_url_names_the_setting_and_hides_the_password(
     with pytest.raises(BlobError, match="BLOB_STORE_URL") as caught:
         await blob_store_from_url(url, db=db)
     assert "hunter2" not in str(caught.value)
+
+
+def test_the_settings_name_the_store_and_its_chunk_size(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("BLOB_STORE_URL", f"file://{tmp_path}")
+    monkeypatch.setenv("BLOB_CHUNK_BYTES", "131072")
+    settings = Settings(_env_file=None)
+    assert (settings.blob_store_url, settings.blob_chunk_bytes) == (f"file://{tmp_path}", 131072)
+    monkeypatch.setenv("BLOB_CHUNK_BYTES", "1000")
+    with pytest.raises(ValidationError, match="blob_chunk_bytes"):
+        Settings(_env_file=None)

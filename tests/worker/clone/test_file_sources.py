@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from pathlib import Path
 
 import asyncpg
 import openai
 import pytest
 
+from sandbox.server import ThreadedSandbox
 from tests.conftest import SandboxProject
 from worker.backends.knowledge import Knowledge
 from worker.backends.vector_stores import FileToAttach
@@ -171,3 +173,29 @@ async def test_a_file_no_way_can_carry_fails_naming_the_file_and_the_fix(
 def test_an_originals_path_that_is_no_directory_is_named(tmp_path: Path) -> None:
     with pytest.raises(OriginalsError, match=r"--originals .*missing: no such directory"):
         OriginalsDirectory(tmp_path / "missing")
+
+
+async def test_resolved_bytes_upload_unchanged_to_the_destination(
+    source: Source, sandbox_server: ThreadedSandbox, db: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """The seam the clone's apply uses: resolve at the source, upload from the blob store."""
+    data = b"%PDF-1.4 " + bytes(range(256)) * 2_000
+    (tmp_path / "sla.pdf").write_bytes(data)
+    file = await source.uploaded_elsewhere("sla.pdf", data)
+    resolver = FileSourceResolver(source.knowledge, originals=OriginalsDirectory(tmp_path))
+    resolved = await resolver.resolve(file)
+
+    key = f"sk-proj-dst{secrets.token_hex(20)}"
+    project_id = f"proj_{secrets.token_hex(8)}"
+    sandbox_server.state.add_key(key, f"org-{secrets.token_hex(8)}", project_id)
+    async with openai.AsyncOpenAI(
+        api_key=key, base_url=sandbox_server.base_url, max_retries=0, timeout=30.0
+    ) as client:
+        destination = Knowledge("dst", client, source.knowledge.blobs)
+        copied = await destination.files.upload(
+            resolved.filename, resolved.blob, purpose=resolved.purpose
+        )
+    assert (copied.filename, copied.bytes, copied.purpose) == ("sla.pdf", len(data), "assistants")
+    assert sandbox_server.state.projects[project_id].private_of("file")[copied.id] == data
+    link = await source.knowledge.blobs.file_blob(copied.id)
+    assert link is not None and (link.profile, link.blob) == ("dst", ref(data))

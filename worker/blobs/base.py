@@ -133,10 +133,14 @@ async def rechunk(chunks: AsyncIterable[bytes], size: int) -> AsyncIterator[byte
     """The same bytes in pieces of exactly `size` (the last one shorter; none if empty)."""
     buffer = bytearray()
     async for piece in chunks:
-        buffer += piece
-        while len(buffer) >= size:
-            yield bytes(buffer[:size])
-            del buffer[:size]
+        view = memoryview(piece)
+        while view:
+            take = min(size - len(buffer), len(view))
+            buffer += view[:take]
+            view = view[take:]
+            if len(buffer) == size:
+                yield bytes(buffer)
+                buffer.clear()
     if buffer:
         yield bytes(buffer)
 

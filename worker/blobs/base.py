@@ -78,16 +78,31 @@ class BlobStore(ABC):
         """The blob with this hash, or None."""
 
     @abstractmethod
-    def get(self, sha256: str) -> AsyncIterator[bytes]:
-        """The blob's bytes as chunks, checked against its hash (`BlobNotFound`, `BlobCorrupt`)."""
-
-    @abstractmethod
-    async def link_file(self, link: FileBlob) -> None:
-        """Remember that remote file `link.file_id` holds blob `link.blob`."""
-
-    @abstractmethod
     async def file_blob(self, file_id: str) -> FileBlob | None:
         """The blob that holds remote file `file_id`'s bytes, or None."""
+
+    @abstractmethod
+    def _read(self, sha256: str) -> AsyncIterator[bytes]:
+        """The stored chunks as they are (`BlobNotFound` if there is no such blob)."""
+
+    @abstractmethod
+    async def _link(self, link: FileBlob) -> None:
+        """Store the link of a file id to a blob known to exist."""
+
+    async def get(self, sha256: str) -> AsyncIterator[bytes]:
+        """The blob's bytes as chunks, checked against its hash (`BlobNotFound`, `BlobCorrupt`)."""
+        hasher = Hasher()
+        async for chunk in self._read(sha256):
+            hasher.update(chunk)
+            yield chunk
+        if (actual := hasher.ref().sha256) != sha256:
+            raise BlobCorrupt(sha256, actual)
+
+    async def link_file(self, link: FileBlob) -> None:
+        """Remember that remote file `link.file_id` holds blob `link.blob` (which must exist)."""
+        if await self.stat(link.blob.sha256) is None:
+            raise BlobNotFound(link.blob.sha256)
+        await self._link(link)
 
     async def aclose(self) -> None:  # noqa: B027 - most backends hold nothing to close
         """Release what the store holds open (pools of its own)."""

@@ -17,7 +17,6 @@ from pathlib import Path
 from uuid import uuid4
 
 from worker.blobs.base import (
-    BlobCorrupt,
     BlobNotFound,
     BlobRef,
     BlobStore,
@@ -65,19 +64,13 @@ class DirectoryBlobStore(BlobStore):
             return None
         return BlobRef(sha256, size)
 
-    async def get(self, sha256: str) -> AsyncIterator[bytes]:
+    async def _read(self, sha256: str) -> AsyncIterator[bytes]:
         if await self.stat(sha256) is None:
             raise BlobNotFound(sha256)
-        hasher = Hasher()
         async for piece in read_path(self._blob_path(sha256)):
-            hasher.update(piece)
             yield piece
-        if (actual := hasher.ref().sha256) != sha256:
-            raise BlobCorrupt(sha256, actual)
 
-    async def link_file(self, link: FileBlob) -> None:
-        if await self.stat(link.blob.sha256) is None:
-            raise BlobNotFound(link.blob.sha256)
+    async def _link(self, link: FileBlob) -> None:
         record = {
             "file_id": link.file_id,
             "profile": link.profile,

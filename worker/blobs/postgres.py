@@ -64,23 +64,17 @@ class PostgresBlobStore(BlobStore):
         row = await blob_rows.get_blob(self._pool, sha256)
         return BlobRef(row.sha256, row.size) if row else None
 
-    async def get(self, sha256: str) -> AsyncIterator[bytes]:
+    async def _read(self, sha256: str) -> AsyncIterator[bytes]:
         row = await blob_rows.get_blob(self._pool, sha256)
         if row is None:
             raise BlobNotFound(sha256)
-        hasher = Hasher()
         for seq in range(row.chunks):
             chunk = await blob_rows.get_chunk(self._pool, row.content_id, seq)
             if chunk is None:
                 raise BlobCorrupt(sha256, f"a blob missing chunk {seq}")
-            hasher.update(chunk)
             yield chunk
-        if (actual := hasher.ref().sha256) != sha256:
-            raise BlobCorrupt(sha256, actual)
 
-    async def link_file(self, link: FileBlob) -> None:
-        if await self.stat(link.blob.sha256) is None:
-            raise BlobNotFound(link.blob.sha256)
+    async def _link(self, link: FileBlob) -> None:
         await blob_rows.link_file(
             self._pool, link.file_id, link.profile, link.blob.sha256, link.filename, link.purpose
         )

@@ -42,6 +42,15 @@ def test_a_package_imports_only_what_the_design_allows(package: str) -> None:
 WORKER_PACKAGES = {
     # the blob store: bytes and links only, no OpenAI, no backends, no job kind
     "worker/blobs": {"worker.blobs", "store", "schemas"},
+    # the port: jobs (clone, chat, flows) stand on it, never the other way round
+    "worker/backends": {
+        "worker.backends",
+        "worker.blobs",
+        "worker.openai",
+        "worker.settings",
+        "store",
+        "schemas",
+    },
 }
 
 

@@ -60,6 +60,29 @@ class RemoteFiles:
         """Every file (of `purpose`, if given), across every page, oldest first."""
         return await every_page(lambda after: self.list_page(purpose=purpose, after=after))
 
+    async def find_uploaded(
+        self, filename: str, size: int, *, purpose: str, since: int
+    ) -> list[FileObject]:
+        """Files matching an upload whose answer was lost: same name, size and purpose, made
+        at or after `since` (Unix seconds), newest first. Files have no metadata to tag, so
+        this is how an ambiguous upload is reconciled before it is tried again.
+        """
+        found: list[FileObject] = []
+        after: str | None = None
+        while True:
+            args: dict[str, Any] = {"limit": DEFAULT_PAGE, "order": "desc", "purpose": purpose}
+            if after:
+                args["after"] = after
+            answer = await self._files.list(**args)
+            for file in answer.data:
+                if file.created_at < since:
+                    return found
+                if file.filename == filename and file.bytes == size:
+                    found.append(file)
+            if not answer.has_more or not answer.data:
+                return found
+            after = answer.data[-1].id
+
     async def get(self, file_id: str) -> FileObject | None:
         """One file by id; None if the project has no such file."""
         try:

@@ -114,6 +114,23 @@ class RemoteVectorStores:
                 args[key] = value
         return await self._stores.create(**args)
 
+    async def update(
+        self,
+        vector_store_id: str,
+        *,
+        name: str | None,
+        metadata: dict[str, str],
+        expires_after: dict[str, Any] | None,
+    ) -> VectorStore:
+        """Make a store's name, metadata and expiry equal these (None expiry: never)."""
+        return await self._stores.update(
+            vector_store_id, name=name, metadata=metadata, expires_after=expires_after
+        )
+
+    async def find_by_metadata(self, key: str, value: str) -> list[VectorStore]:
+        """Stores whose metadata has `key` = `value` (e.g. `cloned_from`), oldest first."""
+        return [s for s in await self.list_all() if (s.metadata or {}).get(key) == value]
+
     async def delete(self, vector_store_id: str) -> bool:
         """Delete a store (its files stay in the project); False if there was none."""
         try:

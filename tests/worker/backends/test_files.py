@@ -98,3 +98,23 @@ async def test_get_and_delete_answer_for_missing_files(knowledge: Knowledge) -> 
     assert await knowledge.files.delete(uploaded.id) is True
     assert await knowledge.files.get(uploaded.id) is None
     assert await knowledge.files.delete(uploaded.id) is False
+
+
+async def test_an_upload_whose_answer_was_lost_is_found_by_name_size_and_time(
+    knowledge: Knowledge,
+) -> None:
+    first = await knowledge.files.upload_bytes("faq.txt", b"new", purpose="assistants")
+    retried = await knowledge.files.upload_bytes("faq.txt", b"new", purpose="assistants")
+    await knowledge.files.upload_bytes("faq.txt", b"newer", purpose="assistants")
+    await knowledge.files.upload_bytes("faq.txt", b"new", purpose="vision")
+    await knowledge.files.upload_bytes("other.txt", b"new", purpose="assistants")
+    found = await knowledge.files.find_uploaded(
+        "faq.txt", 3, purpose="assistants", since=first.created_at
+    )
+    assert [f.id for f in found] == [retried.id, first.id]
+    assert (
+        await knowledge.files.find_uploaded(
+            "faq.txt", 3, purpose="assistants", since=retried.created_at + 1
+        )
+        == []
+    )

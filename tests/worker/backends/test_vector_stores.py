@@ -128,3 +128,19 @@ async def test_parsed_content_is_the_text_the_store_read(
     assert (await stores.parsed_text(store.id, pdf)).startswith(
         "Acme Cloud Service Level Agreement\nUptime commitment: 99.9 percent per calendar month.\n"
     )
+
+
+async def test_a_store_is_updated_and_found_by_its_clone_tag(knowledge: Knowledge) -> None:
+    stores = knowledge.vector_stores
+    await stores.create("other", metadata={"cloned_from": "vs_elsewhere"})
+    store = await stores.create("kb", expires_after={"anchor": "last_active_at", "days": 7})
+    updated = await stores.update(
+        store.id, name="kb v2", metadata={"cloned_from": "vs_src1"}, expires_after=None
+    )
+    assert (updated.name, updated.metadata, updated.expires_after) == (
+        "kb v2",
+        {"cloned_from": "vs_src1"},
+        None,
+    )
+    assert [s.id for s in await stores.find_by_metadata("cloned_from", "vs_src1")] == [store.id]
+    assert await stores.find_by_metadata("cloned_from", "vs_none") == []

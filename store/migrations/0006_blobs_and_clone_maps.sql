@@ -62,7 +62,7 @@ CREATE INDEX clone_assistants_source_idx ON clone_assistants (source_id);
 
 -- Source file → destination file, per destination profile: a file used by several
 -- assistants or vector stores is copied once. `sha256` is the hash of the bytes uploaded;
--- `travel` says how they got there.
+-- `travel` says how they got there (`local`: a file named in an apply file, issue 10 item 11).
 CREATE TABLE clone_files (
     destination         text NOT NULL,
     source_file_id      text NOT NULL,

@@ -124,6 +124,9 @@ class FileSourceResolver:
             self._refused_purposes.add(refused.purpose)
             tried.append(f"the source refuses downloads of purpose {refused.purpose!r}")
             return None
+        except openai.NotFoundError:
+            tried.append("the source no longer has the file")
+            return None
         return self._resolved(file, link.blob, Travel.download, tried)
 
     async def _from_parsed_text(

@@ -199,3 +199,11 @@ async def test_resolved_bytes_upload_unchanged_to_the_destination(
     assert sandbox_server.state.projects[project_id].private_of("file")[copied.id] == data
     link = await source.knowledge.blobs.file_blob(copied.id)
     assert link is not None and (link.profile, link.blob) == ("dst", ref(data))
+
+
+async def test_a_file_gone_from_the_source_is_named_not_crashed_on(source: Source) -> None:
+    source.sandbox.server.state.set_allow_all_downloads(True, source.sandbox.project_id)
+    file = await source.uploaded_elsewhere("gone.txt", b"bye")
+    await source.outside.files.delete(file.id)
+    with pytest.raises(FileUnavailable, match="the source no longer has the file"):
+        await FileSourceResolver(source.knowledge).resolve(file)

@@ -3,7 +3,8 @@
 The same API in both styles, so both adapters share this. Every upload keeps the original
 bytes in the blob store first and links the new file id to them: OpenAI refuses to hand back
 files of purpose `assistants` and `user_data`, and a later clone needs those bytes. A refused
-download is `DownloadRefused`, a condition of its own, never a generic 400.
+download is `DownloadRefused`, a condition of its own, never a generic 400. Requests go
+through a caller (`worker.backends.calls`), so the call layer can pace and retry them.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-import openai
 from openai import AsyncOpenAI
 from openai.types import FileObject
 
+from worker.backends.calls import Caller, message_of, status_of, unless_missing
 from worker.backends.pages import Page, every_page, page_of, page_size
 from worker.blobs import BlobRef, BlobStore, FileBlob
 
@@ -41,8 +42,8 @@ class DownloadRefused(Exception):
 class RemoteFiles:
     """The files of one profile's project."""
 
-    def __init__(self, profile: str, client: AsyncOpenAI, blobs: BlobStore) -> None:
-        self._profile, self._files, self._blobs = profile, client.files, blobs
+    def __init__(self, profile: str, call: Caller, blobs: BlobStore) -> None:
+        self._profile, self._call, self._blobs = profile, call, blobs
 
     async def list_page(
         self, *, purpose: str | None = None, limit: int = DEFAULT_PAGE, after: str | None = None
@@ -53,7 +54,7 @@ class RemoteFiles:
             args["purpose"] = purpose
         if after:
             args["after"] = after
-        answer = await self._files.list(**args)
+        answer = await self._call(lambda c: c.files.list(**args))
         return page_of(list(answer.data), bool(answer.has_more))
 
     async def list_all(self, *, purpose: str | None = None) -> list[FileObject]:
@@ -73,7 +74,7 @@ class RemoteFiles:
             args: dict[str, Any] = {"limit": DEFAULT_PAGE, "order": "desc", "purpose": purpose}
             if after:
                 args["after"] = after
-            answer = await self._files.list(**args)
+            answer = await self._call(lambda c, args=args: c.files.list(**args))
             for file in answer.data:
                 if file.created_at < since:
                     return found
@@ -85,15 +86,17 @@ class RemoteFiles:
 
     async def get(self, file_id: str) -> FileObject | None:
         """One file by id; None if the project has no such file."""
-        try:
-            return await self._files.retrieve(file_id)
-        except openai.NotFoundError:
-            return None
+        return await unless_missing(self._call, lambda c: c.files.retrieve(file_id), None)
 
     async def upload(self, filename: str, blob: BlobRef, *, purpose: str) -> FileObject:
         """Upload a stored blob as `filename` and link the new file id to it."""
-        async with self._blobs.spool(blob.sha256) as spooled:
-            created = await self._files.create(file=(filename, spooled), purpose=purpose)  # type: ignore[arg-type]
+
+        async def create(client: AsyncOpenAI) -> FileObject:
+            # Spooled per attempt, so a retried upload sends every byte again.
+            async with self._blobs.spool(blob.sha256) as spooled:
+                return await client.files.create(file=(filename, spooled), purpose=purpose)  # type: ignore[arg-type]
+
+        created = await self._call(create)
         await self._blobs.link_file(FileBlob(created.id, self._profile, blob, filename, purpose))
         return created
 
@@ -110,11 +113,15 @@ class RemoteFiles:
 
     async def download(self, file: FileObject) -> FileBlob:
         """Stream a file's bytes into the blob store and link them; `DownloadRefused` if barred."""
+
+        async def fetch(client: AsyncOpenAI) -> BlobRef:
+            async with client.files.with_streaming_response.content(file.id) as response:
+                return await self._blobs.put(response.iter_bytes())
+
         try:
-            async with self._files.with_streaming_response.content(file.id) as response:
-                blob = await self._blobs.put(response.iter_bytes())
-        except openai.BadRequestError as error:
-            if match := _REFUSAL.search(_message(error)):
+            blob = await self._call(fetch)
+        except Exception as error:
+            if status_of(error) == 400 and (match := _REFUSAL.search(message_of(error))):
                 raise DownloadRefused(file.id, match[1]) from None
             raise
         link = FileBlob(file.id, self._profile, blob, file.filename, file.purpose)
@@ -123,14 +130,5 @@ class RemoteFiles:
 
     async def delete(self, file_id: str) -> bool:
         """Delete a file; False if there was no such file."""
-        try:
-            return (await self._files.delete(file_id)).deleted
-        except openai.NotFoundError:
-            return False
-
-
-def _message(error: openai.APIStatusError) -> str:
-    body = error.body
-    if isinstance(body, dict) and isinstance(body.get("message"), str):
-        return body["message"]
-    return error.message
+        deleted = await unless_missing(self._call, lambda c: c.files.delete(file_id), None)
+        return deleted is not None and deleted.deleted

@@ -9,19 +9,25 @@ from __future__ import annotations
 
 from openai import AsyncOpenAI
 
+from worker.backends.calls import Caller, direct
 from worker.backends.files import RemoteFiles
 from worker.backends.vector_stores import RemoteVectorStores
 from worker.blobs import BlobStore
 
 
 class Knowledge:
-    """One profile's files (uploads kept in `blobs`) and vector stores."""
+    """One profile's files (uploads kept in `blobs`) and vector stores.
 
-    def __init__(self, profile: str, client: AsyncOpenAI, blobs: BlobStore) -> None:
+    `via` is the profile's client (each request sent once, as is) or a caller that wraps
+    it, such as the OpenAI call layer's (see `worker.backends.calls`).
+    """
+
+    def __init__(self, profile: str, via: AsyncOpenAI | Caller, blobs: BlobStore) -> None:
+        call = direct(via) if isinstance(via, AsyncOpenAI) else via
         self.profile = profile
         self.blobs = blobs
-        self.files = RemoteFiles(profile, client, blobs)
-        self.vector_stores = RemoteVectorStores(client)
+        self.files = RemoteFiles(profile, call, blobs)
+        self.vector_stores = RemoteVectorStores(call)
 
 
 def required(knowledge: Knowledge | None, style: str) -> Knowledge:

@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import openai
 from openai import AsyncOpenAI
 from openai.types import VectorStore
 from openai.types.vector_stores import VectorStoreFile, VectorStoreFileBatch
 
+from worker.backends.calls import Caller, unless_missing
 from worker.backends.pages import MAX_PAGE_SIZE, Page, every_page, page_of, page_size
 
 MAX_BATCH_FILES = 2000  # `file_batches.create` takes 1 to 2,000 files (the spec)
@@ -70,8 +70,8 @@ class FileToAttach:
 class RemoteVectorStores:
     """The vector stores of one profile's project."""
 
-    def __init__(self, client: AsyncOpenAI) -> None:
-        self._stores = client.vector_stores
+    def __init__(self, call: Caller) -> None:
+        self._call = call
 
     async def list_page(
         self, *, limit: int = MAX_PAGE_SIZE, after: str | None = None
@@ -80,7 +80,7 @@ class RemoteVectorStores:
         args: dict[str, Any] = {"limit": page_size(limit), "order": "asc"}
         if after:
             args["after"] = after
-        answer = await self._stores.list(**args)
+        answer = await self._call(lambda c: c.vector_stores.list(**args))
         return page_of(list(answer.data), bool(answer.has_more))
 
     async def list_all(self) -> list[VectorStore]:
@@ -89,10 +89,9 @@ class RemoteVectorStores:
 
     async def get(self, vector_store_id: str) -> VectorStore | None:
         """One store by id; None if there is no such store."""
-        try:
-            return await self._stores.retrieve(vector_store_id)
-        except openai.NotFoundError:
-            return None
+        return await unless_missing(
+            self._call, lambda c: c.vector_stores.retrieve(vector_store_id), None
+        )
 
     async def create(
         self,
@@ -112,7 +111,7 @@ class RemoteVectorStores:
         ):
             if value is not None:
                 args[key] = value
-        return await self._stores.create(**args)
+        return await self._call(lambda c: c.vector_stores.create(**args))
 
     async def update(
         self,
@@ -123,8 +122,13 @@ class RemoteVectorStores:
         expires_after: dict[str, Any] | None,
     ) -> VectorStore:
         """Make a store's name, metadata and expiry equal these (None expiry: never)."""
-        return await self._stores.update(
-            vector_store_id, name=name, metadata=metadata, expires_after=expires_after
+        return await self._call(
+            lambda c: c.vector_stores.update(
+                vector_store_id,
+                name=name,
+                metadata=metadata,
+                expires_after=expires_after,  # type: ignore[arg-type]
+            )
         )
 
     async def find_by_metadata(self, key: str, value: str) -> list[VectorStore]:
@@ -133,10 +137,10 @@ class RemoteVectorStores:
 
     async def delete(self, vector_store_id: str) -> bool:
         """Delete a store (its files stay in the project); False if there was none."""
-        try:
-            return (await self._stores.delete(vector_store_id)).deleted
-        except openai.NotFoundError:
-            return False
+        deleted = await unless_missing(
+            self._call, lambda c: c.vector_stores.delete(vector_store_id), None
+        )
+        return deleted is not None and deleted.deleted
 
     async def list_files_page(
         self,
@@ -152,7 +156,7 @@ class RemoteVectorStores:
             args["filter"] = status
         if after:
             args["after"] = after
-        answer = await self._stores.files.list(vector_store_id, **args)
+        answer = await self._call(lambda c: c.vector_stores.files.list(vector_store_id, **args))
         return page_of(list(answer.data), bool(answer.has_more))
 
     async def list_files(
@@ -165,16 +169,18 @@ class RemoteVectorStores:
 
     async def attach(self, vector_store_id: str, file: FileToAttach) -> VectorStoreFile:
         """Attach one file; ingestion starts (see `wait_for_ingestion`)."""
-        return await self._stores.files.create(vector_store_id, **file.body())
+        return await self._call(
+            lambda c: c.vector_stores.files.create(vector_store_id, **file.body())
+        )
 
     async def detach(self, vector_store_id: str, file_id: str) -> bool:
         """Detach a file (it stays in the project); False if it was not attached."""
-        try:
-            return (
-                await self._stores.files.delete(file_id, vector_store_id=vector_store_id)
-            ).deleted
-        except openai.NotFoundError:
-            return False
+        deleted = await unless_missing(
+            self._call,
+            lambda c: c.vector_stores.files.delete(file_id, vector_store_id=vector_store_id),
+            None,
+        )
+        return deleted is not None and deleted.deleted
 
     async def attach_batch(
         self, vector_store_id: str, files: Sequence[FileToAttach]
@@ -182,18 +188,24 @@ class RemoteVectorStores:
         """Attach files in batches of at most 2,000, each file with its own settings."""
         batches = []
         for start in range(0, len(files), MAX_BATCH_FILES):
-            part = files[start : start + MAX_BATCH_FILES]
+            body = [f.body() for f in files[start : start + MAX_BATCH_FILES]]
             batches.append(
-                await self._stores.file_batches.create(
-                    vector_store_id,
-                    files=[f.body() for f in part],  # type: ignore[misc]
+                await self._call(
+                    lambda c, body=body: c.vector_stores.file_batches.create(
+                        vector_store_id,
+                        files=body,  # type: ignore[arg-type]
+                    )
                 )
             )
         return batches
 
     async def get_batch(self, vector_store_id: str, batch_id: str) -> VectorStoreFileBatch:
         """A batch with its file counts."""
-        return await self._stores.file_batches.retrieve(batch_id, vector_store_id=vector_store_id)
+        return await self._call(
+            lambda c: c.vector_stores.file_batches.retrieve(
+                batch_id, vector_store_id=vector_store_id
+            )
+        )
 
     async def list_batch_files(self, vector_store_id: str, batch_id: str) -> list[VectorStoreFile]:
         """Every file of a batch, with its status."""
@@ -202,8 +214,10 @@ class RemoteVectorStores:
             args: dict[str, Any] = {"limit": MAX_PAGE_SIZE, "order": "asc"}
             if after:
                 args["after"] = after
-            answer = await self._stores.file_batches.list_files(
-                batch_id, vector_store_id=vector_store_id, **args
+            answer = await self._call(
+                lambda c: c.vector_stores.file_batches.list_files(
+                    batch_id, vector_store_id=vector_store_id, **args
+                )
             )
             return page_of(list(answer.data), bool(answer.has_more))
 
@@ -240,8 +254,9 @@ class RemoteVectorStores:
 
     async def parsed_text(self, vector_store_id: str, file_id: str) -> str:
         """The text the store parsed out of a file (empty until ingestion completes)."""
-        pieces = [
-            part.text or ""
-            async for part in self._stores.files.content(file_id, vector_store_id=vector_store_id)
-        ]
-        return "".join(pieces)
+
+        async def read(client: AsyncOpenAI) -> str:
+            content = client.vector_stores.files.content(file_id, vector_store_id=vector_store_id)
+            return "".join([part.text or "" async for part in content])
+
+        return await self._call(read)

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-import openai
 from openai.types import FileObject
 
+from worker.backends.calls import status_of
 from worker.backends.files import DownloadRefused
 from worker.backends.knowledge import Knowledge
 from worker.blobs import BlobRef, FileBlob
@@ -124,7 +124,9 @@ class FileSourceResolver:
             self._refused_purposes.add(refused.purpose)
             tried.append(f"the source refuses downloads of purpose {refused.purpose!r}")
             return None
-        except openai.NotFoundError:
+        except Exception as error:
+            if status_of(error) != 404:
+                raise
             tried.append("the source no longer has the file")
             return None
         return self._resolved(file, link.blob, Travel.download, tried)
@@ -137,7 +139,9 @@ class FileSourceResolver:
         for vector_store_id in vector_store_ids:
             try:
                 text = await self._source.vector_stores.parsed_text(vector_store_id, file.id)
-            except openai.NotFoundError:
+            except Exception as error:
+                if status_of(error) != 404:
+                    raise
                 tried.append(f"vector store {vector_store_id} does not hold the file")
                 continue
             if not text:

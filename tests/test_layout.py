@@ -36,3 +36,41 @@ def test_a_package_imports_only_what_the_design_allows(package: str) -> None:
         for name in sorted(imported_packages(path) - ALLOWED[package])
     ]
     assert offenders == []
+
+
+# Inside worker/: packages below the job kinds stand alone, so every kind can use them.
+WORKER_PACKAGES = {
+    # the blob store: bytes and links only, no OpenAI, no backends, no job kind
+    "worker/blobs": {"worker.blobs", "store", "schemas"},
+    # the port: jobs (clone, chat, flows) stand on it, never the other way round
+    "worker/backends": {
+        "worker.backends",
+        "worker.blobs",
+        "worker.openai",
+        "worker.settings",
+        "store",
+        "schemas",
+    },
+}
+
+
+def imported_modules(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return {name for name in found if name.split(".")[0] in OURS}
+
+
+@pytest.mark.parametrize("package", sorted(WORKER_PACKAGES))
+def test_a_worker_package_imports_only_what_it_stands_on(package: str) -> None:
+    allowed = WORKER_PACKAGES[package]
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for name in sorted(imported_modules(path))
+        if not any(name == a or name.startswith(a + ".") for a in allowed)
+    ]
+    assert offenders == []

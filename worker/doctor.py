@@ -1,7 +1,7 @@
 """`python -m worker.doctor` (what `ferry doctor` runs): is everything a worker needs there?
 
-Checks Redis, Postgres, the migrations, and each connection profile's settings and
-reachability; prints a table; exits non-zero if anything failed.
+Checks Redis, Postgres, the migrations, the blob store, and each connection profile's
+settings and reachability; prints a table; exits non-zero if anything failed.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import sys
 import time
 from dataclasses import dataclass
 
+import asyncpg
 import openai
 from arq.connections import RedisSettings, create_pool
 from rich.console import Console
@@ -19,6 +20,7 @@ from rich.table import Table
 from schemas.keys import Queue, RedisKeys
 from store.migrate import pending
 from store.pool import create_pool as create_db_pool
+from worker.blobs import blob_store_from_url
 from worker.openai.clients import openai_client
 from worker.settings import ApiStyle, Profile, Settings, SettingsError
 
@@ -69,6 +71,39 @@ async def check_postgres(settings: Settings) -> list[Check]:
     return checks
 
 
+# Content-addressed, so every doctor run writes these same bytes once and reads them back.
+BLOB_PROBE = b"ferry doctor: the blob store keeps and returns bytes\n"
+
+
+async def check_blob_store(settings: Settings) -> Check:
+    """Write the probe blob and read it back, wherever BLOB_STORE_URL points."""
+    scheme = settings.blob_store_url.partition(":")[0]
+    try:
+        pool = await create_db_pool(settings.database_url, schema=settings.database_schema)
+    except Exception:
+        return Check("blob store", False, "needs Postgres (see above)")
+    try:
+        store = await blob_store_from_url(
+            settings.blob_store_url, db=pool, chunk_bytes=settings.blob_chunk_bytes
+        )
+        try:
+            ref = await store.put_bytes(BLOB_PROBE)
+            back = await store.read_bytes(ref.sha256)
+        finally:
+            await store.aclose()
+    except asyncpg.UndefinedTableError:
+        return Check(
+            "blob store", False, f"{scheme}: its tables are missing; run `ferry db migrate`"
+        )
+    except Exception as error:
+        return Check("blob store", False, f"{error} (check BLOB_STORE_URL)")
+    finally:
+        await pool.close()
+    if back != BLOB_PROBE:
+        return Check("blob store", False, f"{scheme}: the probe came back different")
+    return Check("blob store", True, f"{scheme}: wrote and read back a probe blob")
+
+
 async def check_profile(profile: Profile, settings: Settings) -> Check:
     name = f"profile {profile.name}"
     where = f"{profile.base_url or 'api.openai.com'}, {profile.api_style.value} style"
@@ -105,6 +140,7 @@ async def check_profile(profile: Profile, settings: Settings) -> Check:
 
 async def run_checks(settings: Settings) -> list[Check]:
     checks = [*await check_redis(settings), *await check_postgres(settings)]
+    checks.append(await check_blob_store(settings))
     try:
         profiles = settings.profiles
     except SettingsError as error:

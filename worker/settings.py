@@ -74,6 +74,11 @@ class Settings(StoreSettings):
     include_file_search: bool = False
     include_code_interpreter: bool = False
 
+    # The blob store (original bytes of every file Ferry uploads): `postgres:` is Ferry's
+    # own database; see worker/blobs/__init__.py for the other URLs.
+    blob_store_url: str = "postgres:"
+    blob_chunk_bytes: int = Field(1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024)
+
     # Worker process.
     worker_max_jobs: int = Field(10, ge=1)
     # Seconds a worker stopping on SIGTERM lets running jobs finish before handing them back.

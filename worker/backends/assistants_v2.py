@@ -15,6 +15,8 @@ from openai import AsyncOpenAI
 from openai.types.beta import Assistant
 
 from schemas.assistants import AssistantSpec
+from worker.backends import knowledge as knowledge_port
+from worker.backends.knowledge import Knowledge
 from worker.backends.port import RemoteAssistant
 
 MAX_PAGE_SIZE = 100  # the API's upper bound for `limit`
@@ -27,9 +29,21 @@ class AssistantsV2Backend:
 
     style = "assistants"
 
-    def __init__(self, client: AsyncOpenAI, *, page_size: int = MAX_PAGE_SIZE) -> None:
+    def __init__(
+        self,
+        client: AsyncOpenAI,
+        *,
+        page_size: int = MAX_PAGE_SIZE,
+        knowledge: Knowledge | None = None,
+    ) -> None:
         self._assistants = client.beta.assistants
         self._page_size = min(page_size, MAX_PAGE_SIZE)
+        self._knowledge = knowledge
+
+    @property
+    def knowledge(self) -> Knowledge:
+        """The profile's files and vector stores."""
+        return knowledge_port.required(self._knowledge, self.style)
 
     async def list_all(self) -> list[RemoteAssistant]:
         """Every assistant, following `after` cursors until `has_more` is false."""

@@ -8,15 +8,28 @@ from redis.asyncio import Redis
 
 from schemas.keys import RedisKeys
 from worker.backends.assistants_v2 import AssistantsV2Backend
+from worker.backends.knowledge import Knowledge
 from worker.backends.port import AssistantBackend
 from worker.backends.responses import ResponsesBackend
+from worker.blobs import BlobStore, PostgresBlobStore
 from worker.settings import ApiStyle, Profile
 
 
 def backend_for(
-    profile: Profile, client: AsyncOpenAI, *, db: asyncpg.Pool, redis: Redis, keys: RedisKeys
+    profile: Profile,
+    client: AsyncOpenAI,
+    *,
+    db: asyncpg.Pool,
+    redis: Redis,
+    keys: RedisKeys,
+    blobs: BlobStore | None = None,
 ) -> AssistantBackend:
-    """The port over `profile`'s assistants: remote v2 objects, or registry definitions."""
+    """The port over `profile`'s assistants: remote v2 objects, or registry definitions.
+
+    Both carry the profile's knowledge (files and vector stores), whose uploads keep their
+    bytes in `blobs` (default: Ferry's own database).
+    """
+    knowledge = Knowledge(profile.name, client, blobs or PostgresBlobStore(db))
     if profile.api_style is ApiStyle.assistants:
-        return AssistantsV2Backend(client)
-    return ResponsesBackend(profile.name, client, db, redis, keys)
+        return AssistantsV2Backend(client, knowledge=knowledge)
+    return ResponsesBackend(profile.name, client, db, redis, keys, knowledge=knowledge)

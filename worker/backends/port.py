@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from schemas.assistants import AssistantSpec
+from worker.backends.knowledge import Knowledge
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,11 @@ class AssistantBackend(Protocol):
     @property
     def style(self) -> str:
         """The API style served: `assistants` or `responses`."""
+        ...
+
+    @property
+    def knowledge(self) -> Knowledge:
+        """The profile's files and vector stores (the same API in both styles)."""
         ...
 
     async def list_all(self) -> list[RemoteAssistant]:

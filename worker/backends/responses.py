@@ -20,7 +20,9 @@ from schemas.assistants import AssistantSpec, SpecError
 from schemas.keys import RedisKeys
 from store import registry, registry_cache
 from store.registry import RegistryEntry
+from worker.backends.knowledge import Knowledge
 from worker.backends.port import RemoteAssistant
+from worker.blobs import PostgresBlobStore
 
 
 class ResponsesBackend:
@@ -29,7 +31,14 @@ class ResponsesBackend:
     style = "responses"
 
     def __init__(
-        self, profile: str, client: AsyncOpenAI, db: asyncpg.Pool, redis: Redis, keys: RedisKeys
+        self,
+        profile: str,
+        client: AsyncOpenAI,
+        db: asyncpg.Pool,
+        redis: Redis,
+        keys: RedisKeys,
+        *,
+        knowledge: Knowledge | None = None,
     ) -> None:
         self._profile, self._client, self._db, self._redis, self._keys = (
             profile,
@@ -38,6 +47,8 @@ class ResponsesBackend:
             redis,
             keys,
         )
+        # The default blob store is Ferry's own database, which this backend already has.
+        self.knowledge = knowledge or Knowledge(profile, client, PostgresBlobStore(db))
 
     async def list_all(self) -> list[RemoteAssistant]:
         """The profile's registry entries, oldest first."""

@@ -1,0 +1,131 @@
+"""The clone's durable state on the real Postgres: plans, mappings, file map, thread journal."""
+
+from __future__ import annotations
+
+import asyncio
+from uuid import uuid4
+
+import asyncpg
+import pytest
+
+from store import clone_state
+
+SHA = "a" * 64
+
+
+async def test_a_plan_is_stored_whole_by_id_with_its_assistants_planned(
+    db: asyncpg.Pool,
+) -> None:
+    body = {"schema_version": 1, "assistants": [{"id": "asst_1", "operation": "create"}]}
+    plan = await clone_state.save_plan(db, "src", "dst", body, ["asst_2", "asst_1", "asst_2"])
+    assert await clone_state.get_plan(db, plan.id) == plan
+    assert plan.body == body and (plan.source, plan.destination) == ("src", "dst")
+    rows = await clone_state.plan_assistants(db, plan.id)
+    assert [(a.source_id, a.status, a.destination_id) for a in rows] == [
+        ("asst_1", "planned", None),
+        ("asst_2", "planned", None),
+    ]
+    assert await clone_state.get_plan(db, uuid4()) is None
+
+
+async def test_plans_list_newest_first(db: asyncpg.Pool) -> None:
+    made = [await clone_state.save_plan(db, "src", "dst", {"n": i}, []) for i in range(3)]
+    listed = await clone_state.list_plans(db, limit=2)
+    assert [p.id for p in listed] == [made[2].id, made[1].id]
+
+
+async def test_one_profile_as_source_and_destination_is_refused(db: asyncpg.Pool) -> None:
+    with pytest.raises(clone_state.CloneStateError, match="both 'prod'"):
+        await clone_state.save_plan(db, "prod", "prod", {}, ["asst_1"])
+    assert await clone_state.list_plans(db) == []
+
+
+async def test_the_destination_id_is_kept_and_found_by_the_next_plan(db: asyncpg.Pool) -> None:
+    first = await clone_state.save_plan(db, "src", "dst", {}, ["asst_1"])
+    await clone_state.record_assistant(
+        db, first.id, "asst_1", status="created", destination_id="asst_9"
+    )
+    # A later failure on the same row keeps the id it already had.
+    failed = await clone_state.record_assistant(
+        db, first.id, "asst_1", status="failed", error="quota"
+    )
+    assert (failed.status, failed.destination_id, failed.error) == ("failed", "asst_9", "quota")
+    await clone_state.save_plan(db, "src", "dst", {}, ["asst_1"])
+    assert await clone_state.latest_destination(db, "src", "dst", "asst_1") == "asst_9"
+    assert await clone_state.latest_destination(db, "src", "other", "asst_1") is None
+    with pytest.raises(clone_state.CloneStateError, match="no assistant asst_7"):
+        await clone_state.record_assistant(db, first.id, "asst_7", status="created")
+    with pytest.raises(clone_state.CloneStateError, match="status 'done' is not one of"):
+        await clone_state.record_assistant(db, first.id, "asst_1", status="done")
+
+
+async def test_a_file_is_mapped_per_destination_and_found_by_its_bytes(db: asyncpg.Pool) -> None:
+    copy = await clone_state.record_file(
+        db, "dst", "file-src1", "file-dst1", sha256=SHA, size=10, travel="originals"
+    )
+    assert await clone_state.copied_file(db, "dst", "file-src1") == copy
+    assert await clone_state.copied_file(db, "staging", "file-src1") is None
+    found = await clone_state.file_with_bytes(db, "dst", SHA)
+    assert found is not None and found.destination_file_id == "file-dst1"
+    assert await clone_state.file_with_bytes(db, "staging", SHA) is None
+    assert await clone_state.forget_file(db, "dst", "file-src1") is True
+    assert await clone_state.forget_file(db, "dst", "file-src1") is False
+    assert await clone_state.copied_file(db, "dst", "file-src1") is None
+
+
+async def test_two_workers_copying_one_file_upload_it_once(db: asyncpg.Pool) -> None:
+    uploads: list[str] = []
+
+    async def copy(worker: int) -> str:
+        async with clone_state.copy_lock(db, "file", "dst", "file-src1"):
+            existing = await clone_state.copied_file(db, "dst", "file-src1")
+            if existing is not None:
+                return existing.destination_file_id
+            await asyncio.sleep(0)  # the upload: other workers get the loop meanwhile
+            uploads.append(f"file-dst-{worker}")
+            await clone_state.record_file(
+                db, "dst", "file-src1", uploads[-1], sha256=SHA, size=1, travel="download"
+            )
+            return uploads[-1]
+
+    results = await asyncio.gather(*(copy(i) for i in range(4)))
+    assert len(uploads) == 1
+    assert results == [uploads[0]] * 4
+
+
+async def test_a_vector_store_is_mapped_per_destination(db: asyncpg.Pool) -> None:
+    await clone_state.record_vector_store(db, "dst", "vs_src", "vs_dst")
+    assert await clone_state.copied_vector_store(db, "dst", "vs_src") == "vs_dst"
+    assert await clone_state.copied_vector_store(db, "other", "vs_src") is None
+
+
+async def test_the_thread_journal_resumes_after_the_last_message_copied(
+    db: asyncpg.Pool,
+) -> None:
+    assert await clone_state.thread_journal(db, "dst", "thread_1") is None
+    started = await clone_state.start_thread(db, "dst", "thread_1", "conv_1")
+    assert (started.conversation_id, started.last_message_id, started.messages_copied) == (
+        "conv_1",
+        None,
+        0,
+    )
+    # A re-run that made another conversation before noticing keeps the first one.
+    again = await clone_state.start_thread(db, "dst", "thread_1", "conv_2")
+    assert again.conversation_id == "conv_1"
+    await clone_state.advance_thread(
+        db, "dst", "thread_1", last_message_id="msg_20", copied=20, annotations_dropped=2
+    )
+    later = await clone_state.advance_thread(
+        db, "dst", "thread_1", last_message_id="msg_25", copied=5
+    )
+    assert (later.last_message_id, later.messages_copied, later.annotations_dropped) == (
+        "msg_25",
+        25,
+        2,
+    )
+    assert later.finished_at is None
+    await clone_state.finish_thread(db, "dst", "thread_1")
+    journal = await clone_state.thread_journal(db, "dst", "thread_1")
+    assert journal is not None and journal.finished_at is not None
+    with pytest.raises(clone_state.CloneStateError, match="thread_9 has no journal"):
+        await clone_state.advance_thread(db, "dst", "thread_9", last_message_id="m", copied=1)

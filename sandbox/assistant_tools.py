@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from sandbox.bodies import array_too_long, invalid_type, string_too_long
 from sandbox.errors import bad_request, missing_parameter
+from sandbox.function_schemas import require_strict
 from sandbox.routes import files, vector_stores
 from sandbox.state import Project
 
@@ -94,7 +95,10 @@ def _function(function: Any, param: str) -> dict[str, Any]:
     if parameters is not None and not isinstance(parameters, dict):
         raise invalid_type(f"{param}.parameters", "an object", parameters)
     shaped["parameters"] = parameters if parameters is not None else {}
+    # FunctionObject: `strict` defaults to false in Assistants (Responses defaults it on)
     shaped["strict"] = bool(function.get("strict") or False)
+    if shaped["strict"]:
+        require_strict(name, shaped["parameters"], param=f"{param}.parameters")
     return shaped
 
 

@@ -18,7 +18,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from sandbox import assistant_tools, bodies, file_search, items, model, response_stream
+from sandbox import (
+    assistant_tools,
+    bodies,
+    file_search,
+    function_schemas,
+    items,
+    model,
+    models,
+    response_stream,
+)
 from sandbox.bodies import invalid_type
 from sandbox.errors import APIError, bad_request, missing_parameter, not_found
 from sandbox.pagination import page
@@ -57,13 +66,21 @@ def _tools(project: Project, value: Any) -> list[dict[str, Any]]:
         if tool.get("type") == "function":
             if not isinstance(tool.get("name"), str):
                 raise missing_parameter(f"{param}.name")
+            strict = tool.get("strict")
+            if strict is None:
+                # the spec: strict when the schema is compatible, non-strict otherwise
+                strict = function_schemas.is_compatible(tool.get("parameters"))
+            elif strict:
+                function_schemas.require_strict(
+                    tool["name"], tool.get("parameters"), param=f"{param}.parameters"
+                )
             shaped.append(
                 {
                     "type": "function",
                     "name": tool["name"],
                     "description": tool.get("description"),
                     "parameters": tool.get("parameters"),
-                    "strict": tool.get("strict", True),
+                    "strict": bool(strict),
                 }
             )
         elif tool.get("type") == "file_search":
@@ -189,10 +206,9 @@ async def create(request: Request) -> Response:
     project: Project = request.state.project
     body = await bodies.json_body(request, allowed=_FIELDS)
     model_name = bodies.required(body, "model")
-    if body.get("background"):
-        raise bad_request(
-            "The sandbox does not run responses in the background.", param="background"
-        )
+    if not isinstance(model_name, str):
+        raise invalid_type("model", "a string", model_name)
+    models.require_for_serving(project, model_name)
     instructions = bodies.optional_str(body, "instructions")
     metadata = bodies.metadata(body) or {}
     temperature = bodies.optional_number(body, "temperature", low=0, high=2, default=1.0)

@@ -27,8 +27,10 @@ async def test_background_response_is_queued_then_lands_when_polled(sandbox_proj
     body = json.loads(raw.text)
     assert_matches("Response", body)
     assert "usage" not in body
-    while (polled := await client.responses.retrieve(created.id)).status == "in_progress":
-        await asyncio.sleep(0.05)  # a client's poll interval, not a synchronisation
+    # wait for it to land on its own events (the resumable stream ends when it does)
+    events = [e async for e in await client.responses.retrieve(created.id, stream=True)]
+    assert events[-1].type == "response.completed"
+    polled = await client.responses.retrieve(created.id)
     assert polled.status == "completed"
     assert polled.output_text.endswith("You said: hello")
     final = json.loads((await client.responses.with_raw_response.retrieve(created.id)).text)
@@ -127,12 +129,14 @@ async def test_a_cut_foreground_stream_ends_the_response(sandbox_project) -> Non
     body = {"model": "gpt-4o", "input": "a b c d e f", "stream": True,
             "conversation": conversation.id}  # fmt: skip
     headers = {"Authorization": f"Bearer {sandbox_project.api_key}"}
-    async with httpx.AsyncClient() as http:
-        async with http.stream("POST", url, json=body, headers=headers) as answer:
-            async for line in answer.aiter_lines():
-                if line.startswith("data:") and "response.created" in line:
-                    response_id = json.loads(line[5:])["response"]["id"]
-                    break  # the client goes away mid-stream
+    async with (
+        httpx.AsyncClient() as http,
+        http.stream("POST", url, json=body, headers=headers) as answer,
+    ):
+        async for line in answer.aiter_lines():
+            if line.startswith("data:") and "response.created" in line:
+                response_id = json.loads(line[5:])["response"]["id"]
+                break  # the client goes away mid-stream
     model.set_timing(sandbox_project.project, response_latency_seconds=0)
     # the sandbox notices the disconnect on its next event: the lock goes with the stream
     while True:

@@ -78,7 +78,7 @@ def _new_run(project: Project, thread: dict[str, Any], body: dict[str, Any]) -> 
         for i, message in enumerate(extra or [])
     ]
     for message in built:
-        project.put(messages.KIND, message)
+        messages.store(project, message)
     created_at = now()
     run = {
         "id": new_id("run_"),

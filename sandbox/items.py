@@ -12,6 +12,9 @@ from sandbox.state import new_id
 
 _ROLES = ("user", "assistant", "system", "developer")
 _INPUT_PARTS = ("input_text", "input_image", "input_file", "output_text", "refusal")
+# which content parts each role may carry (an assistant's are outputs, everyone else's inputs)
+_ASSISTANT_PARTS = ("output_text", "refusal")
+_OTHER_PARTS = ("input_text", "input_image", "input_file")
 
 
 def input_items(value: Any, *, param: str = "input") -> list[dict[str, Any]]:
@@ -81,6 +84,19 @@ def _parts(role: str, content: Any, param: str) -> list[dict[str, Any]]:
                 f"Invalid value: '{kind}'. Supported values are: 'input_text', 'input_image', "
                 "'input_file', 'output_text' and 'refusal'.",
                 param=f"{param}[{i}].type",
+                code="invalid_value",
+            )
+        if role == "assistant" and kind not in _ASSISTANT_PARTS:
+            raise bad_request(
+                f"Invalid value: '{kind}'. Supported values are: 'output_text' and 'refusal'.",
+                param=f"{param}[{i}]",
+                code="invalid_value",
+            )
+        if role != "assistant" and kind not in _OTHER_PARTS:
+            raise bad_request(
+                f"Invalid value: '{kind}'. Supported values are: 'input_text', 'input_image', "
+                "and 'input_file'.",
+                param=f"{param}[{i}]",
                 code="invalid_value",
             )
         parts.append(output_text(part.get("text", "")) if kind == "output_text" else dict(part))

@@ -143,7 +143,7 @@ class _Gateway:
         scope.setdefault("state", {})["project"] = project
         scope["state"]["api_key"] = api_key
 
-        tokens, model, family = 0, None, None
+        tokens, model, family, family_name = 0, None, None, None
         if is_token_route(method, path):
             # the model and the reserved tokens are in the body: read it, then hand it on
             raw = await _read_body(receive)
@@ -152,8 +152,11 @@ class _Gateway:
             model = _model_of(project, path, body)
             tokens = request_tokens(len(raw.decode("utf-8", "replace")), body)
             if model is not None and project.model_limiters:
-                family = project.model_limiters.get(models.family_of(project, model))
-        limit_headers, refusal = _admit(project.limiter, family, api_key.org_id, tokens, model)
+                family_name = models.family_of(project, model)
+                family = project.model_limiters.get(family_name)
+        limit_headers, refusal = _admit(
+            project.limiter, family, api_key.org_id, tokens, model, family_name
+        )
         limit_headers += [
             (b"openai-organization", api_key.org_id.encode()),
             (b"openai-project", api_key.project_id.encode()),
@@ -179,15 +182,22 @@ class _Gateway:
 
 
 def _admit(
-    limiter: RateLimiter, family: RateLimiter | None, org_id: str, tokens: int, model: str | None
+    limiter: RateLimiter,
+    family: RateLimiter | None,
+    org_id: str,
+    tokens: int,
+    model: str | None,
+    family_name: str | None,
 ) -> tuple[list[tuple[bytes, bytes]], APIError | None]:
     """Charge the project's limits and the model family's (if it has its own): both or neither.
 
-    The headers are the family's when it has limits, as OpenAI reports a model's own."""
+    The headers are the family's when it has limits, as OpenAI reports a model's own; its
+    429 names the family, whose limit it is."""
     if family is None:
         return limiter.admit(org_id, tokens, model=model)
-    name = model
-    refusal = family.check(org_id, tokens, model=name) or limiter.check(org_id, tokens, model=name)
+    refusal = family.check(org_id, tokens, model=family_name) or limiter.check(
+        org_id, tokens, model=model
+    )
     if refusal is None:
         family.charge(tokens)
         limiter.charge(tokens)

@@ -55,13 +55,13 @@ PREFIX = "Invalid schema for function 'f': "
         (
             UNKNOWN_TYPE,
             "In context=('properties', 'a'), 'text' is not valid under any of the given schemas.",
-        ),  # fmt: skip
+        ),
         (
             {
                 **GOOD,
                 "properties": {**GOOD["properties"], "x": {"description": "?"}},
                 "required": [*GOOD["required"], "x"],
-            },  # fmt: skip
+            },
             "In context=('properties', 'x'), schema must have a 'type' key.",
         ),
     ],

@@ -150,6 +150,15 @@ def advance(project: Project, response: dict[str, Any], *, at: float | None = No
     return job.final
 
 
+def forget(project: Project, response_id: str) -> None:
+    """Drop a deleted response's background job (an unfinished one stops, freeing its lock)."""
+    job = _backgrounds(project).pop(response_id, None)
+    if job is not None and not job.settled:
+        job.settled = True
+        job.cancelled_at = time.time()
+        job.finisher.release()
+
+
 def settle_conversation(project: Project, conversation_id: str) -> None:
     """Land any background response still holding the conversation whose time has come."""
     for job in list(_backgrounds(project).values()):

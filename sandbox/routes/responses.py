@@ -321,6 +321,7 @@ async def delete(request: Request) -> JSONResponse:
     """DELETE /v1/responses/{response_id}"""
     project: Project = request.state.project
     response = _stored(project, request.path_params["response_id"])
+    response_lifecycle.forget(project, response["id"])
     project.delete(KIND, response["id"])
     return JSONResponse({"id": response["id"], "object": "response.deleted", "deleted": True})
 

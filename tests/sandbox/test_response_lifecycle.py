@@ -152,3 +152,18 @@ async def test_a_cut_foreground_stream_ends_the_response(sandbox_project) -> Non
         model="gpt-4o", input="next", conversation=conversation.id
     )
     assert after.status == "completed"
+
+
+async def test_deleting_an_unfinished_background_response_stops_it(sandbox_project) -> None:
+    model.set_timing(sandbox_project.project, response_latency_seconds=30)
+    client = sandbox_project.client()
+    conversation = await client.conversations.create()
+    created = await client.responses.create(
+        model="gpt-4o", input="x", conversation=conversation.id, background=True
+    )
+    await client.responses.delete(created.id)
+    with pytest.raises(openai.NotFoundError):
+        await client.responses.retrieve(created.id)
+    model.set_timing(sandbox_project.project, response_latency_seconds=0)
+    after = await client.responses.create(model="gpt-4o", input="y", conversation=conversation.id)
+    assert after.status == "completed"

@@ -35,7 +35,6 @@ from sandbox.routes import (
 from sandbox.state import SandboxState
 
 V1_ROUTE_MODULES = (
-    models,
     files,
     vector_stores,
     vector_store_files,
@@ -44,6 +43,7 @@ V1_ROUTE_MODULES = (
     threads,
     conversations,
     responses,
+    models,  # last: routes match in order, and the hot file routes come first
 )
 
 # a path segment that is an object id (`file-…`, `vs_…`, `asst_…`): folded in the counters

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox import bodies
-from sandbox.bodies import invalid_type
-from sandbox.errors import bad_request, missing_parameter
+from sandbox.bodies import invalid_type, invalid_value
+from sandbox.errors import missing_parameter
 from sandbox.model import Entry
 from sandbox.routes import files, vector_stores
 from sandbox.state import Project, new_id, now
@@ -38,11 +38,8 @@ def content_parts(value: Any, *, param: str = "content") -> list[dict[str, Any]]
                 {"type": "image_url", "image_url": {"detail": "auto", **part["image_url"]}}
             )
         else:
-            raise bad_request(
-                f"Invalid value: '{kind}'. Supported values are: 'image_file', 'image_url', "
-                "and 'text'.",
-                param=f"{param}[{i}].type",
-                code="invalid_value",
+            raise invalid_value(
+                kind, "'image_file', 'image_url', and 'text'", param=f"{param}[{i}].type"
             )
     return parts
 
@@ -66,11 +63,7 @@ def build(
     if role is None:
         raise missing_parameter(f"{param}role")
     if role not in _ROLES:
-        raise bad_request(
-            f"Invalid value: '{role}'. Supported values are: 'user' and 'assistant'.",
-            param=f"{param}role",
-            code="invalid_value",
-        )
+        raise invalid_value(role, "'user' and 'assistant'", param=f"{param}role")
     if body.get("content") is None:
         raise missing_parameter(f"{param}content")
     content = content_parts(body["content"], param=f"{param}content")
@@ -85,11 +78,10 @@ def build(
         for j, tool in enumerate(attachment.get("tools") or []):
             kind = tool.get("type") if isinstance(tool, dict) else None
             if kind not in _ATTACHMENT_TOOLS:
-                raise bad_request(
-                    f"Invalid value: '{kind}'. Supported values are: 'code_interpreter' and "
-                    "'file_search'.",
+                raise invalid_value(
+                    kind,
+                    "'code_interpreter' and 'file_search'",
                     param=f"{param}attachments[{i}].tools[{j}].type",
-                    code="invalid_value",
                 )
     message = {
         "id": new_id("msg_"),

@@ -85,29 +85,21 @@ def family_of(project: Project, model_id: str) -> str:
     return _SNAPSHOT_SUFFIX.sub("", model_id)
 
 
-def has_model(project: Project, model_id: str) -> bool:
-    return model_id in project.models
+def _not_found(status: int, message: str, param: str | None = None) -> APIError:
+    return APIError(status, message, param=param, code="model_not_found")
 
 
 def require_for_assistant(project: Project, model_id: str) -> None:
     """OpenAI's 400 for an assistant naming a model the project lacks."""
     if model_id not in project.models:
-        raise APIError(
-            400,
-            f"The requested model '{model_id}' does not exist.",
-            param="model",
-            code="model_not_found",
-        )
+        raise _not_found(400, f"The requested model '{model_id}' does not exist.", "model")
 
 
 def require_for_serving(project: Project, model_id: str) -> None:
     """OpenAI's 404 for a run or response naming a model the project lacks."""
     if model_id not in project.models:
-        raise APIError(
-            404,
-            f"The model `{model_id}` does not exist or you do not have access to it.",
-            code="model_not_found",
-        )
+        message = f"The model `{model_id}` does not exist or you do not have access to it."
+        raise _not_found(404, message)
 
 
 async def list_(request: Request) -> JSONResponse:
@@ -122,9 +114,7 @@ async def retrieve(request: Request) -> JSONResponse:
     model_id = request.path_params["model"]
     model = project.models.get(model_id)
     if model is None:
-        raise APIError(
-            404, f"The model '{model_id}' does not exist", param="model", code="model_not_found"
-        )
+        raise _not_found(404, f"The model '{model_id}' does not exist", "model")
     return JSONResponse(model)
 
 

@@ -66,13 +66,19 @@ async def test_only_background_responses_can_be_cancelled(sandbox_project) -> No
     assert "background=true" in info.value.body["message"]
 
 
-async def test_a_background_conversation_stays_locked_until_it_lands(sandbox_project) -> None:
+async def _slow_background_on_a_conversation(sandbox_project):
+    """A client, a conversation, and a background response on it that takes 30 s."""
     model.set_timing(sandbox_project.project, response_latency_seconds=30)
     client = sandbox_project.client()
     conversation = await client.conversations.create()
-    first = await client.responses.create(
+    response = await client.responses.create(
         model="gpt-4o", input="one", conversation=conversation.id, background=True
     )
+    return client, conversation, response
+
+
+async def test_a_background_conversation_stays_locked_until_it_lands(sandbox_project) -> None:
+    client, conversation, first = await _slow_background_on_a_conversation(sandbox_project)
     with pytest.raises(openai.BadRequestError) as info:
         await client.responses.create(model="gpt-4o", input="two", conversation=conversation.id)
     assert info.value.code == "conversation_locked"
@@ -155,12 +161,7 @@ async def test_a_cut_foreground_stream_ends_the_response(sandbox_project) -> Non
 
 
 async def test_deleting_an_unfinished_background_response_stops_it(sandbox_project) -> None:
-    model.set_timing(sandbox_project.project, response_latency_seconds=30)
-    client = sandbox_project.client()
-    conversation = await client.conversations.create()
-    created = await client.responses.create(
-        model="gpt-4o", input="x", conversation=conversation.id, background=True
-    )
+    client, conversation, created = await _slow_background_on_a_conversation(sandbox_project)
     await client.responses.delete(created.id)
     with pytest.raises(openai.NotFoundError):
         await client.responses.retrieve(created.id)

@@ -162,8 +162,18 @@ def _client(args: tuple[str, str, float, int, bool]) -> tuple[int, int]:
     return asyncio.run((hammer_raw if raw else hammer)(*work))
 
 
-def measure(root: Path, args: argparse.Namespace, seconds: float) -> tuple[float, int, int]:
-    """(answers per second, ok, non-200) of the sandbox served from `root`."""
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the process has used: robust to a loaded machine, unlike
+    wall-clock throughput. Linux only (/proc); 0.0 elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(root: Path, args: argparse.Namespace, seconds: float) -> tuple[float, int, int, float]:
+    """(answers per second, ok, non-200, server CPU µs per answer) of `root`'s sandbox."""
     port = free_port()
     proc = start_sandbox(port, root)
     try:
@@ -171,6 +181,7 @@ def measure(root: Path, args: argparse.Namespace, seconds: float) -> tuple[float
         file_id = prepare(base)
         _client((base, file_id, 1.0, args.concurrency, args.raw))  # warm-up, not counted
         started = time.monotonic()
+        cpu_before = cpu_seconds(proc.pid)
         work = [(base, file_id, seconds, args.concurrency, args.raw)] * args.clients
         if args.clients == 1:
             results = [_client(work[0])]
@@ -178,12 +189,13 @@ def measure(root: Path, args: argparse.Namespace, seconds: float) -> tuple[float
             with multiprocessing.Pool(args.clients) as pool:
                 results = pool.map(_client, work)
         elapsed = time.monotonic() - started
+        cpu = cpu_seconds(proc.pid) - cpu_before
     finally:
         proc.terminate()
         proc.wait(timeout=10)
     ok = sum(r[0] for r in results)
     bad = sum(r[1] for r in results)
-    return ok / elapsed, ok, bad
+    return ok / elapsed, ok, bad, cpu * 1e6 / max(1, ok + bad)
 
 
 def export_ref(ref: str, into: Path) -> Path:
@@ -211,21 +223,25 @@ def main() -> int:
         f"{args.concurrency} concurrent; {os.cpu_count()} CPUs"
     )
     if not args.baseline:
-        rps, ok, bad = measure(ROOT, args, args.seconds)
+        rps, ok, bad, cpu_us = measure(ROOT, args, args.seconds)
         print(f"sandbox: {rps:,.0f} req/s ({ok} ok, {bad} non-200 in {args.seconds:.1f} s; {kind})")
-        print(f"summary: rps={rps:.0f} non_200={bad}")
+        print(f"  server CPU per answer: {cpu_us:.0f} µs")
+        print(f"summary: rps={rps:.0f} cpu_us_per_req={cpu_us:.0f} non_200={bad}")
         return 0 if bad == 0 else 1
     with tempfile.TemporaryDirectory(prefix="sandbox-baseline-") as folder:
         baseline_root = export_ref(args.baseline, Path(folder))
         per_round = args.seconds / args.rounds
         ours: list[float] = []
         theirs: list[float] = []
+        cpu: dict[Path, list[float]] = {ROOT: [], baseline_root: []}
         bad = 0
         for _ in range(args.rounds):
             for root, figures in ((baseline_root, theirs), (ROOT, ours)):
-                rps, _, non_200 = measure(root, args, per_round)
+                rps, _, non_200, cpu_us = measure(root, args, per_round)
                 figures.append(rps)
+                cpu[root].append(cpu_us)
                 bad += non_200
+        cpu_us, baseline_cpu_us = (sum(cpu[r]) / args.rounds for r in (ROOT, baseline_root))
     rps, baseline_rps = sum(ours) / len(ours), sum(theirs) / len(theirs)
     print(f"sandbox ({kind}), {args.rounds} alternating rounds of {per_round:.1f} s:")
     print(f"  this tree      {rps:,.0f} req/s  (rounds: {', '.join(f'{r:,.0f}' for r in ours)})")
@@ -233,9 +249,11 @@ def main() -> int:
         f"  {args.baseline:<14} {baseline_rps:,.0f} req/s  "
         f"(rounds: {', '.join(f'{r:,.0f}' for r in theirs)})"
     )
+    print(f"  server CPU per answer: {cpu_us:.0f} µs (baseline {baseline_cpu_us:.0f} µs)")
     print(
         f"summary: rps={rps:.0f} baseline_rps={baseline_rps:.0f} "
-        f"ratio={rps / baseline_rps:.3f} non_200={bad}"
+        f"ratio={rps / baseline_rps:.3f} cpu_us_per_req={cpu_us:.0f} "
+        f"baseline_cpu_us_per_req={baseline_cpu_us:.0f} non_200={bad}"
     )
     return 0 if bad == 0 else 1
 

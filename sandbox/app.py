@@ -154,9 +154,12 @@ class _Gateway:
             if model is not None and project.model_limiters:
                 family_name = models.family_of(project, model)
                 family = project.model_limiters.get(family_name)
-        limit_headers, refusal = _admit(
-            project.limiter, family, api_key.org_id, tokens, model, family_name
-        )
+        if family is None:
+            limit_headers, refusal = project.limiter.admit(api_key.org_id, tokens, model=model)
+        else:
+            limit_headers, refusal = _admit_family(
+                project.limiter, family, api_key.org_id, tokens, model, family_name
+            )
         limit_headers += [
             (b"openai-organization", api_key.org_id.encode()),
             (b"openai-project", api_key.project_id.encode()),
@@ -181,9 +184,9 @@ class _Gateway:
         await self.app(scope, receive, send_out)
 
 
-def _admit(
+def _admit_family(
     limiter: RateLimiter,
-    family: RateLimiter | None,
+    family: RateLimiter,
     org_id: str,
     tokens: int,
     model: str | None,
@@ -193,8 +196,6 @@ def _admit(
 
     The headers are the family's when it has limits, as OpenAI reports a model's own; its
     429 names the family, whose limit it is."""
-    if family is None:
-        return limiter.admit(org_id, tokens, model=model)
     refusal = family.check(org_id, tokens, model=family_name) or limiter.check(
         org_id, tokens, model=model
     )

@@ -26,6 +26,13 @@ QUOTA_MESSAGE = (
 )
 
 
+# (limit, remaining, reset) header names for requests, then tokens: built once, sent always
+_HEADER_NAMES = tuple(
+    tuple(f"x-ratelimit-{what}-{kind}".encode() for what in ("limit", "remaining", "reset"))
+    for kind in ("requests", "tokens")
+)
+
+
 @dataclass(frozen=True)
 class Limits:
     """Per-minute limits; the defaults are far above what any test or benchmark sends."""
@@ -130,18 +137,30 @@ class RateLimiter:
         self, org_id: str, tokens: int = 0, *, at: float | None = None, model: str | None = None
     ) -> tuple[list[tuple[bytes, bytes]], APIError | None]:
         """Charge one request (and `tokens`); the rate-limit headers, and a 429 if refused."""
-        error = self.check(org_id, tokens, at=at, model=model)
-        if error is None:
-            self.charge(tokens)
-        return self.headers(), error
+        at = time.monotonic() if at is None else at
+        requests, bucket = self.requests, self.tokens
+        requests.refresh(at)
+        bucket.refresh(at)
+        # the common case first, inline: this runs on every /v1 request
+        if requests.level >= 1 and tokens <= bucket.level:
+            requests.level -= 1
+            bucket.level -= tokens
+            return self.headers(), None
+        return self.headers(), self._refusal(org_id, tokens, model)
 
     def check(
         self, org_id: str, tokens: int = 0, *, at: float | None = None, model: str | None = None
     ) -> APIError | None:
         """The 429 one more request (and `tokens`) would get now, charging nothing."""
+        self._refresh(at)
+        return self._refusal(org_id, tokens, model)
+
+    def _refresh(self, at: float | None) -> None:
         at = time.monotonic() if at is None else at
         self.requests.refresh(at)
         self.tokens.refresh(at)
+
+    def _refusal(self, org_id: str, tokens: int, model: str | None) -> APIError | None:
         if self.requests.level < 1:
             return self._too_many(org_id, "requests", self.requests, 1, model)
         if tokens > self.tokens.capacity:
@@ -158,14 +177,14 @@ class RateLimiter:
     def headers(self) -> list[tuple[bytes, bytes]]:
         """OpenAI's six `x-ratelimit-*` headers for the buckets as they are now."""
         out = []
-        for name, bucket in (("requests", self.requests), ("tokens", self.tokens)):
+        for (limit, remaining, reset), bucket in zip(
+            _HEADER_NAMES, (self.requests, self.tokens), strict=True
+        ):
             out += [
-                (b"x-ratelimit-limit-" + name.encode(), str(int(bucket.capacity)).encode()),
-                (b"x-ratelimit-remaining-" + name.encode(), str(_remaining(bucket)).encode()),
-                (
-                    b"x-ratelimit-reset-" + name.encode(),
-                    format_duration(bucket.until_full()).encode(),
-                ),
+                (limit, b"%d" % bucket.capacity),
+                # %d floors the level (never negative: only what is there is taken)
+                (remaining, b"%d" % bucket.level),
+                (reset, format_duration(bucket.until_full()).encode()),
             ]
         return out
 
@@ -199,7 +218,7 @@ class RateLimiter:
 
 def _remaining(bucket: Bucket) -> int:
     """What the bucket holds, in whole units, as the `x-ratelimit-remaining-*` headers say."""
-    return max(0, math.floor(bucket.level))
+    return int(bucket.level)
 
 
 def _for(model: str | None) -> str:

@@ -5,6 +5,11 @@ installed) so the client does not share its GIL. Concurrent httpx clients altern
 `GET /v1/files/{id}` and `GET /v1/vector_stores` for a bounded time and count answers.
 
     .venv/bin/python bench/sandbox_rps.py [--seconds 10] [--concurrency 4] [--clients 1] [--raw]
+        [--baseline main]
+
+`--baseline REF` also serves the sandbox of git ref REF (exported with `git archive` into a
+temporary folder) and measures both in alternating rounds, so a loaded machine weighs on both
+alike. The last line is `summary: rps=… [baseline_rps=… ratio=…]`.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import multiprocessing
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,7 +38,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_sandbox(port: int) -> subprocess.Popen[bytes]:
+def start_sandbox(port: int, root: Path = ROOT) -> subprocess.Popen[bytes]:
     """The sandbox in its own process, answering once `/_sandbox/health` does."""
     proc = subprocess.Popen(
         [
@@ -44,7 +50,7 @@ def start_sandbox(port: int) -> subprocess.Popen[bytes]:
             "--key",
             f"{KEY}:org-bench:proj_bench",
         ],
-        cwd=ROOT,
+        cwd=root,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -156,6 +162,51 @@ def _client(args: tuple[str, str, float, int, bool]) -> tuple[int, int]:
     return asyncio.run((hammer_raw if raw else hammer)(*work))
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the process has used: robust to a loaded machine, unlike
+    wall-clock throughput. Linux only (/proc); 0.0 elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(root: Path, args: argparse.Namespace, seconds: float) -> tuple[float, int, int, float]:
+    """(answers per second, ok, non-200, server CPU µs per answer) of `root`'s sandbox."""
+    port = free_port()
+    proc = start_sandbox(port, root)
+    try:
+        base = f"http://127.0.0.1:{port}/v1"
+        file_id = prepare(base)
+        _client((base, file_id, 1.0, args.concurrency, args.raw))  # warm-up, not counted
+        started = time.monotonic()
+        cpu_before = cpu_seconds(proc.pid)
+        work = [(base, file_id, seconds, args.concurrency, args.raw)] * args.clients
+        if args.clients == 1:
+            results = [_client(work[0])]
+        else:
+            with multiprocessing.Pool(args.clients) as pool:
+                results = pool.map(_client, work)
+        elapsed = time.monotonic() - started
+        cpu = cpu_seconds(proc.pid) - cpu_before
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    ok = sum(r[0] for r in results)
+    bad = sum(r[1] for r in results)
+    return ok / elapsed, ok, bad, cpu * 1e6 / max(1, ok + bad)
+
+
+def export_ref(ref: str, into: Path) -> Path:
+    """The tree of git ref `ref` written under `into` (sandbox/ is all the baseline needs)."""
+    archive = subprocess.run(
+        ["git", "archive", ref, "sandbox"], cwd=ROOT, check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
@@ -164,31 +215,45 @@ def main() -> int:
     parser.add_argument(
         "--raw", action="store_true", help="a bare asyncio HTTP client instead of httpx"
     )
+    parser.add_argument("--baseline", metavar="REF", help="also measure the sandbox of git REF")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds (baseline)")
     args = parser.parse_args()
-    port = free_port()
-    proc = start_sandbox(port)
-    try:
-        base = f"http://127.0.0.1:{port}/v1"
-        file_id = prepare(base)
-        _client((base, file_id, 1.0, args.concurrency, args.raw))  # warm-up, not counted
-        started = time.monotonic()
-        work = [(base, file_id, args.seconds, args.concurrency, args.raw)] * args.clients
-        if args.clients == 1:
-            results = [_client(work[0])]
-        else:
-            with multiprocessing.Pool(args.clients) as pool:
-                results = pool.map(_client, work)
-        elapsed = time.monotonic() - started
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-    ok = sum(r[0] for r in results)
-    bad = sum(r[1] for r in results)
-    print(
-        f"sandbox: {ok / elapsed:,.0f} req/s ({ok} ok, {bad} non-200 in {elapsed:.1f} s; "
+    kind = (
         f"{args.clients} {'raw' if args.raw else 'httpx'} client process(es) x "
-        f"{args.concurrency} concurrent; "
-        f"{os.cpu_count()} CPUs)"
+        f"{args.concurrency} concurrent; {os.cpu_count()} CPUs"
+    )
+    if not args.baseline:
+        rps, ok, bad, cpu_us = measure(ROOT, args, args.seconds)
+        print(f"sandbox: {rps:,.0f} req/s ({ok} ok, {bad} non-200 in {args.seconds:.1f} s; {kind})")
+        print(f"  server CPU per answer: {cpu_us:.0f} µs")
+        print(f"summary: rps={rps:.0f} cpu_us_per_req={cpu_us:.0f} non_200={bad}")
+        return 0 if bad == 0 else 1
+    with tempfile.TemporaryDirectory(prefix="sandbox-baseline-") as folder:
+        baseline_root = export_ref(args.baseline, Path(folder))
+        per_round = args.seconds / args.rounds
+        ours: list[float] = []
+        theirs: list[float] = []
+        cpu: dict[Path, list[float]] = {ROOT: [], baseline_root: []}
+        bad = 0
+        for _ in range(args.rounds):
+            for root, figures in ((baseline_root, theirs), (ROOT, ours)):
+                rps, _, non_200, cpu_us = measure(root, args, per_round)
+                figures.append(rps)
+                cpu[root].append(cpu_us)
+                bad += non_200
+        cpu_us, baseline_cpu_us = (sum(cpu[r]) / args.rounds for r in (ROOT, baseline_root))
+    rps, baseline_rps = sum(ours) / len(ours), sum(theirs) / len(theirs)
+    print(f"sandbox ({kind}), {args.rounds} alternating rounds of {per_round:.1f} s:")
+    print(f"  this tree      {rps:,.0f} req/s  (rounds: {', '.join(f'{r:,.0f}' for r in ours)})")
+    print(
+        f"  {args.baseline:<14} {baseline_rps:,.0f} req/s  "
+        f"(rounds: {', '.join(f'{r:,.0f}' for r in theirs)})"
+    )
+    print(f"  server CPU per answer: {cpu_us:.0f} µs (baseline {baseline_cpu_us:.0f} µs)")
+    print(
+        f"summary: rps={rps:.0f} baseline_rps={baseline_rps:.0f} "
+        f"ratio={rps / baseline_rps:.3f} cpu_us_per_req={cpu_us:.0f} "
+        f"baseline_cpu_us_per_req={baseline_cpu_us:.0f} non_200={bad}"
     )
     return 0 if bad == 0 else 1
 

@@ -14,8 +14,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m sandbox", description="Ferry's local OpenAI-compatible server."
     )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8787)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8787, help="port to listen on")
     parser.add_argument("--config", help="YAML/JSON file: keys → org/project, settings")
     parser.add_argument(
         "--key",
@@ -25,10 +25,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="an API key and the org/project it belongs to (repeatable)",
     )
     parser.add_argument("--seed", help="fixture manifest to load ('demo' for the bundled one)")
-    parser.add_argument("--allow-all-downloads", action="store_true")
-    parser.add_argument("--ingestion-seconds", type=float, default=None)
+    parser.add_argument(
+        "--allow-all-downloads",
+        action="store_true",
+        help="let every file download, whatever its purpose",
+    )
+    parser.add_argument(
+        "--ingestion-seconds",
+        type=float,
+        default=None,
+        help="how long vector-store files stay in_progress (default 0.5)",
+    )
     parser.add_argument("--admin-token", default=None, help="guard the /_sandbox/ routes")
-    parser.add_argument("--log-level", default="warning")
+    parser.add_argument("--log-level", default="warning", help="uvicorn's log level")
     return parser
 
 

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sandbox import model
+from sandbox import bulk_threads, model
 from sandbox.bodies import json_body
 from sandbox.errors import APIError, bad_request
 from sandbox.faults import Fault
@@ -48,6 +48,15 @@ def _project_view(project: Project) -> dict[str, Any]:
         "limits": {
             "requests_per_minute": limits.requests_per_minute,
             "tokens_per_minute": limits.tokens_per_minute,
+        },
+        "models": list(project.models),
+        "model_limits": {
+            family: {
+                "requests_per_minute": limiter.limits.requests_per_minute,
+                "tokens_per_minute": limiter.limits.tokens_per_minute,
+                "models": sorted(m for m, f in project.model_families.items() if f == family),
+            }
+            for family, limiter in project.model_limiters.items()
         },
         "objects": project.object_counts(),
     }
@@ -131,7 +140,62 @@ async def update_project(request: Request) -> Response:
         state.set_allow_all_downloads(bool(body["allow_all_downloads"]), project.id)
     if "ingestion_seconds" in body:
         state.set_ingestion_seconds(float(body["ingestion_seconds"]), project.id)
+    if "models" in body:
+        state.set_models(project.id, _model_ids(body["models"]))
+    for family, limits in (body.get("model_limits") or {}).items():
+        if not isinstance(limits, dict):
+            raise bad_request(f"model_limits.{family} must be an object.", param="model_limits")
+        state.set_model_limits(
+            project.id,
+            family,
+            requests_per_minute=limits.get("requests_per_minute"),
+            tokens_per_minute=limits.get("tokens_per_minute"),
+            models=limits.get("models"),
+        )
     return JSONResponse(_project_view(project))
+
+
+def _model_ids(value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise bad_request("'models' must be a list of model ids.", param="models")
+    return value
+
+
+async def list_models(request: Request) -> Response:
+    project = _project(_state(request), request.path_params["project_id"])
+    return JSONResponse({"data": list(project.models)})
+
+
+async def put_models(request: Request) -> Response:
+    """Replace (PUT) or extend (POST) the models the project may use: `{"models": [...]}`."""
+    state = _state(request)
+    project = _project(state, request.path_params["project_id"])
+    ids = _model_ids((await json_body(request)).get("models"))
+    listed = state.set_models(project.id, ids, replace=request.method == "PUT")
+    return JSONResponse({"data": listed})
+
+
+async def delete_model(request: Request) -> Response:
+    state = _state(request)
+    project = _project(state, request.path_params["project_id"])
+    return JSONResponse({"data": state.remove_models(project.id, [request.path_params["model"]])})
+
+
+async def fill_threads(request: Request) -> Response:
+    """`{"users": N, "messages": M, "image_every": 3, "metadata": {}}`: N threads of M messages."""
+    project = _project(_state(request), request.path_params["project_id"])
+    body = await json_body(request)
+    try:
+        made = bulk_threads.fill_threads(
+            project,
+            users=int(body.get("users", 0)),
+            messages_per_thread=int(body.get("messages", 0)),
+            image_every=int(body.get("image_every", 3)),
+            metadata=body.get("metadata"),
+        )
+    except (TypeError, ValueError) as exc:
+        raise bad_request(f"Invalid bulk threads request: {exc}", param="users") from None
+    return JSONResponse(made, status_code=201)
 
 
 async def update_settings(request: Request) -> Response:
@@ -234,6 +298,10 @@ routes = [
     Route("/projects/{project_id}/model/outputs", queue_model_outputs, methods=["POST"]),
     Route("/projects/{project_id}/model/outputs", clear_model_outputs, methods=["DELETE"]),
     Route("/projects/{project_id}/model/timing", set_model_timing, methods=["PATCH", "POST"]),
+    Route("/projects/{project_id}/models", list_models, methods=["GET"]),
+    Route("/projects/{project_id}/models", put_models, methods=["PUT", "POST"]),
+    Route("/projects/{project_id}/models/{model:path}", delete_model, methods=["DELETE"]),
+    Route("/projects/{project_id}/threads/bulk", fill_threads, methods=["POST"]),
     Route("/settings", update_settings, methods=["PATCH", "POST"]),
     Route("/faults", list_faults, methods=["GET"]),
     Route("/faults", add_fault, methods=["POST"]),

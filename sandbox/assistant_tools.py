@@ -7,8 +7,9 @@ from typing import Any
 
 from starlette.requests import Request
 
-from sandbox.bodies import array_too_long, invalid_type, string_too_long
+from sandbox.bodies import array_too_long, invalid_type, invalid_value, string_too_long
 from sandbox.errors import bad_request, missing_parameter
+from sandbox.function_schemas import require_strict
 from sandbox.routes import files, vector_stores
 from sandbox.state import Project
 
@@ -64,11 +65,8 @@ def _tool(tool: Any, param: str) -> dict[str, Any]:
             "type": "function",
             "function": _function(tool.get("function"), f"{param}.function"),
         }
-    raise bad_request(
-        f"Invalid value: '{kind}'. Supported values are: 'code_interpreter', 'function', and "
-        "'file_search'.",
-        param=f"{param}.type",
-        code="invalid_value",
+    raise invalid_value(
+        kind, "'code_interpreter', 'function', and 'file_search'", param=f"{param}.type"
     )
 
 
@@ -94,7 +92,10 @@ def _function(function: Any, param: str) -> dict[str, Any]:
     if parameters is not None and not isinstance(parameters, dict):
         raise invalid_type(f"{param}.parameters", "an object", parameters)
     shaped["parameters"] = parameters if parameters is not None else {}
+    # FunctionObject: `strict` defaults to false in Assistants (Responses defaults it on)
     shaped["strict"] = bool(function.get("strict") or False)
+    if shaped["strict"]:
+        require_strict(name, shaped["parameters"], param=f"{param}.parameters")
     return shaped
 
 

@@ -69,6 +69,15 @@ def invalid_type(param: str, expected: str, value: Any) -> APIError:
     )
 
 
+def invalid_value(value: Any, supported: str, *, param: str) -> APIError:
+    """OpenAI's 400 for a value outside a fixed set (`supported` as OpenAI lists it)."""
+    return bad_request(
+        f"Invalid value: '{value}'. Supported values are: {supported}.",
+        param=param,
+        code="invalid_value",
+    )
+
+
 def required(body: dict[str, Any], name: str) -> Any:
     """The value of a required parameter, or OpenAI's 'Missing required parameter' 400."""
     if body.get(name) is None:

@@ -9,6 +9,10 @@ Config file format (YAML or JSON; every field optional)::
       - {key: sk-src-…, org: org-src, project: proj_src}
     projects:
       proj_src: {requests_per_minute: 500, tokens_per_minute: 30000, insufficient_quota: false}
+      proj_dst:
+        models: [gpt-4o, gpt-4o-mini]          # replaces the default catalogue
+        model_limits:                          # per model family, on top of the project's
+          gpt-4o: {requests_per_minute: 60, tokens_per_minute: 30000}
 """
 
 from __future__ import annotations
@@ -77,6 +81,16 @@ def apply_config(state: SandboxState, config: dict[str, Any]) -> list[KeySpec]:
             state.set_insufficient_quota(project_id, True)
         if "allow_all_downloads" in settings:
             state.set_allow_all_downloads(bool(settings["allow_all_downloads"]), project_id)
+        if "models" in settings:
+            state.set_models(project_id, list(settings["models"]))
+        for family, limits in (settings.get("model_limits") or {}).items():
+            state.set_model_limits(
+                project_id,
+                family,
+                requests_per_minute=limits.get("requests_per_minute"),
+                tokens_per_minute=limits.get("tokens_per_minute"),
+                models=limits.get("models"),
+            )
     return added
 
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.bodies import invalid_type
+from sandbox.bodies import invalid_type, invalid_value
 from sandbox.errors import bad_request, missing_parameter
 from sandbox.model import Entry, ToolCall
 from sandbox.state import new_id
 
 _ROLES = ("user", "assistant", "system", "developer")
 _INPUT_PARTS = ("input_text", "input_image", "input_file", "output_text", "refusal")
+# which content parts each role may carry (an assistant's are outputs, everyone else's inputs)
+_ASSISTANT_PARTS = ("output_text", "refusal")
+_OTHER_PARTS = ("input_text", "input_image", "input_file")
 
 
 def input_items(value: Any, *, param: str = "input") -> list[dict[str, Any]]:
@@ -30,11 +33,8 @@ def _item(item: Any, param: str) -> dict[str, Any]:
     if kind == "message":
         role = item.get("role")
         if role not in _ROLES:
-            raise bad_request(
-                f"Invalid value: '{role}'. Supported values are: 'assistant', 'system', "
-                "'developer', and 'user'.",
-                param=f"{param}.role",
-                code="invalid_value",
+            raise invalid_value(
+                role, "'assistant', 'system', 'developer', and 'user'", param=f"{param}.role"
             )
         return message(role, _parts(role, item.get("content"), f"{param}.content"))
     if kind == "function_call":
@@ -77,11 +77,16 @@ def _parts(role: str, content: Any, param: str) -> list[dict[str, Any]]:
     for i, part in enumerate(content):
         kind = part.get("type") if isinstance(part, dict) else None
         if kind not in _INPUT_PARTS:
-            raise bad_request(
-                f"Invalid value: '{kind}'. Supported values are: 'input_text', 'input_image', "
-                "'input_file', 'output_text' and 'refusal'.",
+            raise invalid_value(
+                kind,
+                "'input_text', 'input_image', 'input_file', 'output_text' and 'refusal'",
                 param=f"{param}[{i}].type",
-                code="invalid_value",
+            )
+        if role == "assistant" and kind not in _ASSISTANT_PARTS:
+            raise invalid_value(kind, "'output_text' and 'refusal'", param=f"{param}[{i}]")
+        if role != "assistant" and kind not in _OTHER_PARTS:
+            raise invalid_value(
+                kind, "'input_text', 'input_image', and 'input_file'", param=f"{param}[{i}]"
             )
         parts.append(output_text(part.get("text", "")) if kind == "output_text" else dict(part))
     return parts

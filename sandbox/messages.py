@@ -5,14 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox import bodies
-from sandbox.bodies import invalid_type
-from sandbox.errors import bad_request, missing_parameter
+from sandbox.bodies import invalid_type, invalid_value
+from sandbox.errors import missing_parameter
 from sandbox.model import Entry
-from sandbox.routes import files
+from sandbox.routes import files, vector_stores
 from sandbox.state import Project, new_id, now
 
 KIND = "message"
 _ROLES = ("user", "assistant")
+_ATTACHMENT_TOOLS = ("code_interpreter", "file_search")
+# OpenAI's file-search guide: a thread's own store expires 7 days after its last activity
+THREAD_STORE_EXPIRY = {"anchor": "last_active_at", "days": 7}
 
 
 def content_parts(value: Any, *, param: str = "content") -> list[dict[str, Any]]:
@@ -35,11 +38,8 @@ def content_parts(value: Any, *, param: str = "content") -> list[dict[str, Any]]
                 {"type": "image_url", "image_url": {"detail": "auto", **part["image_url"]}}
             )
         else:
-            raise bad_request(
-                f"Invalid value: '{kind}'. Supported values are: 'image_file', 'image_url', "
-                "and 'text'.",
-                param=f"{param}[{i}].type",
-                code="invalid_value",
+            raise invalid_value(
+                kind, "'image_file', 'image_url', and 'text'", param=f"{param}[{i}].type"
             )
     return parts
 
@@ -63,11 +63,7 @@ def build(
     if role is None:
         raise missing_parameter(f"{param}role")
     if role not in _ROLES:
-        raise bad_request(
-            f"Invalid value: '{role}'. Supported values are: 'user' and 'assistant'.",
-            param=f"{param}role",
-            code="invalid_value",
-        )
+        raise invalid_value(role, "'user' and 'assistant'", param=f"{param}role")
     if body.get("content") is None:
         raise missing_parameter(f"{param}content")
     content = content_parts(body["content"], param=f"{param}content")
@@ -79,6 +75,14 @@ def build(
         if not isinstance(attachment, dict) or not isinstance(attachment.get("file_id"), str):
             raise missing_parameter(where)
         files.require_file(project, attachment["file_id"], param=where)
+        for j, tool in enumerate(attachment.get("tools") or []):
+            kind = tool.get("type") if isinstance(tool, dict) else None
+            if kind not in _ATTACHMENT_TOOLS:
+                raise invalid_value(
+                    kind,
+                    "'code_interpreter' and 'file_search'",
+                    param=f"{param}attachments[{i}].tools[{j}].type",
+                )
     message = {
         "id": new_id("msg_"),
         "object": "thread.message",
@@ -104,7 +108,35 @@ def new_message(
     project: Project, thread_id: str, body: dict[str, Any], **options: Any
 ) -> dict[str, Any]:
     """Check a message request and store the message (options as for `build`)."""
-    return project.put(KIND, build(project, thread_id, body, **options))
+    return store(project, build(project, thread_id, body, **options))
+
+
+def store(project: Project, message: dict[str, Any]) -> dict[str, Any]:
+    """Store a built message and give its attachments to the thread's tools, as OpenAI does:
+    `file_search` files go into the thread's own vector store (made on first need),
+    `code_interpreter` files into the thread's code_interpreter files."""
+    project.put(KIND, message)
+    thread = project.table("thread").get(message["thread_id"])
+    if thread is None:
+        return message
+    for attachment in message["attachments"]:
+        kinds = {t.get("type") for t in attachment.get("tools") or []}
+        file_id = attachment["file_id"]
+        resources = thread.setdefault("tool_resources", {})
+        if "file_search" in kinds:
+            search = resources.setdefault("file_search", {"vector_store_ids": []})
+            if search["vector_store_ids"]:
+                vector_stores.attach(project, search["vector_store_ids"][0], file_id)
+            else:
+                made = vector_stores.create_store(
+                    project, file_ids=[file_id], expires_after=dict(THREAD_STORE_EXPIRY)
+                )
+                search["vector_store_ids"] = [made["id"]]
+        if "code_interpreter" in kinds:
+            code = resources.setdefault("code_interpreter", {"file_ids": []})
+            if file_id not in code["file_ids"]:
+                code["file_ids"].append(file_id)
+    return message
 
 
 def text_of(message: dict[str, Any]) -> str:

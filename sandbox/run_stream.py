@@ -68,11 +68,35 @@ def _next_change(state: run_engine.RunState, status: str) -> float:
     return boundary + 0.001
 
 
+def _tool_call_events(step: dict[str, Any]) -> list[bytes]:
+    """A tool_calls step as OpenAI streams it: created empty, then one delta per call naming
+    it, then its arguments in pieces (the SDK's on_tool_call_created / _delta / _done)."""
+    calls = step["step_details"]["tool_calls"]
+    empty = {**step, "step_details": {"type": "tool_calls", "tool_calls": []}}
+    out = [_sse("thread.run.step.created", empty), _sse("thread.run.step.in_progress", empty)]
+
+    def delta(call_delta: dict[str, Any]) -> bytes:
+        details = {"type": "tool_calls", "tool_calls": [call_delta]}
+        body = {"id": step["id"], "object": "thread.run.step.delta"}
+        return _sse("thread.run.step.delta", {**body, "delta": {"step_details": details}})
+
+    for index, call in enumerate(calls):
+        function = call["function"]
+        named = {"name": function["name"], "arguments": "", "output": None}
+        out.append(delta({"index": index, "id": call["id"], "type": "function", "function": named}))
+        for piece in chunks(function["arguments"]):
+            piece_delta = {"index": index, "type": "function", "function": {"arguments": piece}}
+            out.append(delta(piece_delta))
+    return out
+
+
 async def _step_events(project: Project, step: dict[str, Any]) -> AsyncIterator[bytes]:
     shown = copy.deepcopy(step)
     if step["type"] == "tool_calls":
         # Still waiting for outputs: the step stays in progress past the end of this stream.
-        yield _sse("thread.run.step.created", shown)
+        for event in _tool_call_events(shown):
+            yield event
+            await asyncio.sleep(0)
         return
     yield _sse("thread.run.step.created", {**shown, "status": "in_progress", "usage": None})
     yield _sse("thread.run.step.in_progress", {**shown, "status": "in_progress", "usage": None})

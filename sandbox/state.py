@@ -11,6 +11,7 @@ from typing import Any
 from sandbox.errors import not_found
 from sandbox.faults import Fault, FaultTable
 from sandbox.limits import Limits, RateLimiter
+from sandbox.models import catalogue_of, default_catalogue
 
 
 def new_id(prefix: str) -> str:
@@ -47,6 +48,12 @@ class Project:
     # how long a vector-store file stays `in_progress` before it is `completed`/`failed`
     ingestion_seconds: float = 0.5
     limiter: RateLimiter = field(default_factory=RateLimiter)
+    # the models the project may use (id -> Model object), the defaults unless set
+    models: dict[str, dict[str, Any]] = field(default_factory=default_catalogue)
+    # model id -> the family whose rate limit it shares (beyond the snapshot rule)
+    model_families: dict[str, str] = field(default_factory=dict)
+    # family -> its own limits, checked on top of the project's (only where configured)
+    model_limiters: dict[str, RateLimiter] = field(default_factory=dict)
 
     def table(self, kind: str) -> dict[str, dict[str, Any]]:
         return self.objects.setdefault(kind, {})
@@ -115,6 +122,8 @@ class SandboxState:
     ingestion_seconds: float = 0.5
     # None: the admin routes need no token; else `Authorization: Bearer <admin_token>`
     admin_token: str | None = None
+    # model ids every project created from now on has besides the defaults
+    extra_models: tuple[str, ...] = ()
 
     def add_key(self, key: str, org_id: str, project_id: str) -> ApiKey:
         api_key = ApiKey(key=key, org_id=org_id, project_id=project_id)
@@ -132,6 +141,7 @@ class SandboxState:
                 allow_all_downloads=self.allow_all_downloads,
                 ingestion_seconds=self.ingestion_seconds,
                 limiter=RateLimiter(self.default_limits),
+                models=default_catalogue(self.extra_models),
             )
             self.projects[project_id] = project
         return project
@@ -148,6 +158,8 @@ class SandboxState:
         for project in self.projects.values():
             project.clear()
             project.limiter.refill()
+            for limiter in project.model_limiters.values():
+                limiter.refill()
             project.insufficient_quota = False
         self.faults.clear()
         self.counters.clear()
@@ -165,6 +177,40 @@ class SandboxState:
             requests_per_minute=requests_per_minute, tokens_per_minute=tokens_per_minute
         )
         return project.limiter.limits
+
+    def set_models(self, project_id: str, model_ids: list[str], *, replace: bool = True) -> list:
+        """The models a project may use: exactly `model_ids`, or the current ones plus them."""
+        project = self.project(project_id)
+        table = catalogue_of(model_ids)
+        project.models = table if replace else {**project.models, **table}
+        return list(project.models)
+
+    def remove_models(self, project_id: str, model_ids: list[str]) -> list[str]:
+        """Take models away from a project (a cross-project clone then meets model_not_found)."""
+        project = self.project(project_id)
+        for model_id in model_ids:
+            project.models.pop(model_id, None)
+        return list(project.models)
+
+    def set_model_limits(
+        self,
+        project_id: str,
+        family: str,
+        *,
+        requests_per_minute: int | None = None,
+        tokens_per_minute: int | None = None,
+        models: list[str] | None = None,
+    ) -> Limits:
+        """Per-model limits (a family: a model and its snapshots, plus `models` mapped to it),
+        checked on top of the project's; the buckets start full."""
+        project = self.project(project_id)
+        limiter = project.model_limiters.setdefault(family, RateLimiter(self.default_limits))
+        limiter.configure(
+            requests_per_minute=requests_per_minute, tokens_per_minute=tokens_per_minute
+        )
+        for model_id in models or []:
+            project.model_families[model_id] = family
+        return limiter.limits
 
     def set_insufficient_quota(
         self, project_id: str, exceeded: bool = True, *, code: str = "insufficient_quota"

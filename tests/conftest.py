@@ -25,7 +25,8 @@ from worker.settings import Settings
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[ThreadedSandbox]:
     """One sandbox server for the whole session; tests isolate themselves by project."""
-    with ThreadedSandbox(SandboxState()) as server:
+    # "m" and "m2": the short model names the unit tests use, besides OpenAI's defaults
+    with ThreadedSandbox(SandboxState(extra_models=("m", "m2"))) as server:
         yield server
 
 

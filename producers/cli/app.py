@@ -47,7 +47,14 @@ def worker(
     _run_module("worker", [*args, *(["--burst"] if burst else [])])
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.command(
+    # `--help` too goes to the sandbox's own parser, which lists its options
+    context_settings={
+        "allow_extra_args": True,
+        "ignore_unknown_options": True,
+        "help_option_names": [],
+    }
+)
 def sandbox(ctx: typer.Context) -> None:
     """Start the local OpenAI-compatible sandbox (options: `ferry sandbox --help`)."""
     _run_module("sandbox", list(ctx.args))

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from sandbox import assistant_tools, bodies
+from sandbox import assistant_tools, bodies, models
 from sandbox.bodies import invalid_type
 from sandbox.errors import bad_request, missing_parameter
 from sandbox.pagination import page
@@ -51,6 +51,7 @@ def _apply(project: Project, assistant: dict[str, Any], body: dict[str, Any]) ->
         model = bodies.required(body, "model")
         if not isinstance(model, str):
             raise invalid_type("model", "a string", model)
+        models.require_for_assistant(project, model)
         assistant["model"] = model
     for name, limit in (("name", 256), ("description", 512), ("instructions", 256_000)):
         if name in body:

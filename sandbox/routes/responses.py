@@ -11,17 +11,26 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from sandbox import assistant_tools, bodies, file_search, items, model, response_stream
+from sandbox import (
+    assistant_tools,
+    bodies,
+    file_search,
+    function_schemas,
+    items,
+    model,
+    models,
+    response_lifecycle,
+)
 from sandbox.bodies import invalid_type
 from sandbox.errors import APIError, bad_request, missing_parameter, not_found
 from sandbox.pagination import page
+from sandbox.response_lifecycle import Finisher, ResponseRecord
 from sandbox.routes import conversations
 from sandbox.state import Project, new_id, now
 
@@ -34,14 +43,6 @@ _FIELDS = (
     "truncation", "user", "include", "background", "prompt_cache_key", "safety_identifier",
     "service_tier", "top_logprobs", "prompt",
 )  # fmt: skip
-
-
-@dataclass
-class ResponseRecord:
-    """What the sandbox keeps to continue from a response: its input, in context, and output."""
-
-    context: list[dict[str, Any]]  # every item before this response's input
-    input: list[dict[str, Any]]
 
 
 def _tools(project: Project, value: Any) -> list[dict[str, Any]]:
@@ -57,13 +58,21 @@ def _tools(project: Project, value: Any) -> list[dict[str, Any]]:
         if tool.get("type") == "function":
             if not isinstance(tool.get("name"), str):
                 raise missing_parameter(f"{param}.name")
+            strict = tool.get("strict")
+            if strict is None:
+                # the spec: strict when the schema is compatible, non-strict otherwise
+                strict = function_schemas.is_compatible(tool.get("parameters"))
+            elif strict:
+                function_schemas.require_strict(
+                    tool["name"], tool.get("parameters"), param=f"{param}.parameters"
+                )
             shaped.append(
                 {
                     "type": "function",
                     "name": tool["name"],
                     "description": tool.get("description"),
                     "parameters": tool.get("parameters"),
-                    "strict": tool.get("strict", True),
+                    "strict": bool(strict),
                 }
             )
         elif tool.get("type") == "file_search":
@@ -189,20 +198,24 @@ async def create(request: Request) -> Response:
     project: Project = request.state.project
     body = await bodies.json_body(request, allowed=_FIELDS)
     model_name = bodies.required(body, "model")
-    if body.get("background"):
-        raise bad_request(
-            "The sandbox does not run responses in the background.", param="background"
-        )
+    if not isinstance(model_name, str):
+        raise invalid_type("model", "a string", model_name)
+    models.require_for_serving(project, model_name)
     instructions = bodies.optional_str(body, "instructions")
     metadata = bodies.metadata(body) or {}
     temperature = bodies.optional_number(body, "temperature", low=0, high=2, default=1.0)
     top_p = bodies.optional_number(body, "top_p", low=0, high=1, default=1.0)
     max_output_tokens = _max_output_tokens(body.get("max_output_tokens"))
     tools = _tools(project, body.get("tools"))
+    background = bool(body.get("background"))
+    if background and body.get("store") is False:
+        raise bad_request("Background mode requires `store` to be true.", param="background")
     new = items.input_items(body.get("input") if body.get("input") is not None else [])
     context, conversation_id = _context(project, body)
     items.check_calls_answered(context, new)
     response_id = new_id("resp_")
+    if conversation_id is not None:
+        response_lifecycle.settle_conversation(project, conversation_id)
     if conversation_id is not None:
         conversations.lock(project, conversation_id, response_id)
     try:
@@ -218,7 +231,7 @@ async def create(request: Request) -> Response:
         "object": "response",
         "created_at": now(),
         "status": "failed" if failed else "incomplete" if incomplete else "completed",
-        "completed_at": None if failed or incomplete else time.time(),
+        "completed_at": None if failed or incomplete else int(time.time()),
         "error": {"code": "server_error", "message": turn.error} if failed else None,
         "incomplete_details": {"reason": "max_output_tokens"} if incomplete else None,
         "instructions": instructions,
@@ -238,11 +251,17 @@ async def create(request: Request) -> Response:
         "truncation": body.get("truncation") or "disabled",
         "usage": _usage(turn, max_output_tokens if incomplete else None),
         "metadata": metadata,
+        "background": background,
     }
     if body.get("user") is not None:  # deprecated; the spec's `user` is never null
         response["user"] = body["user"]
-    finish = _Finisher(project, response, ResponseRecord(context, new), conversation_id)
+    finish = Finisher(project, response, ResponseRecord(context, new), conversation_id)
     delay = model.settings_of(project).response_latency_seconds
+    if background:
+        shown = response_lifecycle.start_background(finish, delay)
+        if body.get("stream"):
+            return _sse(response_lifecycle.replay(project, response_id, -1))
+        return JSONResponse(shown)
     if body.get("stream"):
         return StreamingResponse(finish.stream(delay), media_type="text/event-stream")
     try:
@@ -255,62 +274,54 @@ async def create(request: Request) -> Response:
     return JSONResponse(response)
 
 
-@dataclass
-class _Finisher:
-    """Ends one response: store it, extend its conversation, release the conversation."""
-
-    project: Project
-    response: dict[str, Any]
-    record: ResponseRecord
-    conversation_id: str | None
-
-    def release(self) -> None:
-        """Free the conversation for its next response."""
-        if self.conversation_id is not None:
-            conversations.unlock(self.project, self.conversation_id, self.response["id"])
-
-    def commit(self) -> None:
-        """Store the response (unless `store: false`) and extend its conversation."""
-        if self.response["store"]:
-            self.project.put(KIND, self.response)
-            self.project.private_of(KIND)[self.response["id"]] = self.record
-        if self.conversation_id is not None and self.response["status"] != "failed":
-            state = self.project.private_of(conversations.KIND).get(self.conversation_id)
-            if state is not None:
-                for item in [*self.record.input, *self.response["output"]]:
-                    state.items[item["id"]] = item
-
-    async def stream(self, delay: float) -> AsyncIterator[bytes]:
-        """The SSE stream; the conversation stays locked until its last event is sent."""
-        events = list(response_stream.events(self.response))
-        pause = delay / len(events)
-        try:
-            for event in events:
-                if event["type"] == f"response.{self.response['status']}":
-                    self.commit()
-                yield response_stream.sse(event)
-                await asyncio.sleep(pause)
-        finally:
-            self.release()
-
-
 def _stored(project: Project, response_id: str) -> dict[str, Any]:
     response = project.table(KIND).get(response_id)
     if response is None:
         raise not_found("response", response_id)
-    return response
+    return response_lifecycle.advance(project, response)
 
 
-async def retrieve(request: Request) -> JSONResponse:
-    """GET /v1/responses/{response_id}"""
+def _sse(events: AsyncIterator[bytes]) -> StreamingResponse:
+    return StreamingResponse(events, media_type="text/event-stream")
+
+
+async def retrieve(request: Request) -> Response:
+    """GET /v1/responses/{response_id} (`?stream=true&starting_after=N`: replay the events)"""
     project: Project = request.state.project
-    return JSONResponse(_stored(project, request.path_params["response_id"]))
+    response = _stored(project, request.path_params["response_id"])
+    if request.query_params.get("stream") not in (None, "false"):
+        if not response_lifecycle.is_background(project, response["id"]):
+            raise bad_request(
+                "This response was not created with background=true, so it cannot be "
+                "streamed. Retrieve it without `stream`.",
+                param="stream",
+            )
+        after = request.query_params.get("starting_after", "-1")
+        try:
+            starting_after = int(after)
+        except ValueError:
+            raise invalid_type("starting_after", "an integer", after) from None
+        return _sse(response_lifecycle.replay(project, response["id"], starting_after))
+    return JSONResponse(response)
+
+
+async def cancel(request: Request) -> JSONResponse:
+    """POST /v1/responses/{response_id}/cancel (background responses only)"""
+    project: Project = request.state.project
+    response = _stored(project, request.path_params["response_id"])
+    if not response_lifecycle.is_background(project, response["id"]):
+        raise bad_request(
+            "Only responses created with background=true can be cancelled.",
+            param="response_id",
+        )
+    return JSONResponse(response_lifecycle.cancel(project, response))
 
 
 async def delete(request: Request) -> JSONResponse:
     """DELETE /v1/responses/{response_id}"""
     project: Project = request.state.project
     response = _stored(project, request.path_params["response_id"])
+    response_lifecycle.forget(project, response["id"])
     project.delete(KIND, response["id"])
     return JSONResponse({"id": response["id"], "object": "response.deleted", "deleted": True})
 
@@ -329,5 +340,6 @@ routes = [
     Route("/responses", create, methods=["POST"]),
     Route("/responses/{response_id}", retrieve, methods=["GET"]),
     Route("/responses/{response_id}", delete, methods=["DELETE"]),
+    Route("/responses/{response_id}/cancel", cancel, methods=["POST"]),
     Route("/responses/{response_id}/input_items", input_items, methods=["GET"]),
 ]

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
-from sandbox import assistant_tools, bodies, messages, model, run_engine, run_stream
+from sandbox import assistant_tools, bodies, messages, model, models, run_engine, run_stream
 from sandbox.bodies import invalid_type
 from sandbox.errors import bad_request, not_found
 from sandbox.pagination import page
@@ -52,6 +52,10 @@ def _new_run(project: Project, thread: dict[str, Any], body: dict[str, Any]) -> 
     extra = body.get("additional_messages")
     if extra is not None and not isinstance(extra, list):
         raise invalid_type("additional_messages", "an array", extra)
+    run_model = body.get("model") or assistant["model"]
+    if not isinstance(run_model, str):
+        raise invalid_type("model", "a string", run_model)
+    models.require_for_serving(project, run_model)
     if (active := run_engine.active_run(project, thread["id"])) is not None:
         raise bad_request(f"Thread {thread['id']} already has an active run {active['id']}.")
     instructions = bodies.optional_str(body, "instructions")
@@ -74,7 +78,7 @@ def _new_run(project: Project, thread: dict[str, Any], body: dict[str, Any]) -> 
         for i, message in enumerate(extra or [])
     ]
     for message in built:
-        project.put(messages.KIND, message)
+        messages.store(project, message)
     created_at = now()
     run = {
         "id": new_id("run_"),
@@ -91,7 +95,7 @@ def _new_run(project: Project, thread: dict[str, Any], body: dict[str, Any]) -> 
         "failed_at": None,
         "completed_at": None,
         "incomplete_details": None,
-        "model": body.get("model") or assistant["model"],
+        "model": run_model,
         "instructions": instructions,
         "tools": tools,
         "metadata": run_metadata,

@@ -45,7 +45,7 @@ def new_thread(project: Project, body: dict[str, Any], *, param: str = "") -> di
     }
     project.put(KIND, thread)
     for message in built:
-        project.put(messages.KIND, message)
+        messages.store(project, message)
     return thread
 
 

@@ -18,7 +18,12 @@ FUNCTION = {
     "function": {
         "name": "get_price",
         "description": "Price of a symbol",
-        "parameters": {"type": "object", "properties": {"symbol": {"type": "string"}}},
+        "parameters": {
+            "type": "object",
+            "properties": {"symbol": {"type": "string"}},
+            "required": ["symbol"],
+            "additionalProperties": False,
+        },
         "strict": True,
     },
 }

@@ -7,8 +7,17 @@ import re
 import openai
 import pytest
 
-from sandbox.limits import Bucket, RateLimiter, estimate_tokens, format_duration, is_token_route
+from sandbox.limits import (
+    Bucket,
+    RateLimiter,
+    estimate_tokens,
+    format_duration,
+    is_token_route,
+    request_tokens,
+)
 from tests.sandbox.openapi import assert_matches
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 HEADERS = [
     f"x-ratelimit-{what}-{kind}"
@@ -132,3 +141,74 @@ def test_buckets_refill_over_time() -> None:
     # one request per second comes back
     assert limiter.admit("org", at=start + 1.0)[1] is None
     assert Bucket(capacity=60, level=0).wait_for(1) == pytest.approx(1.0)
+
+
+async def test_a_model_family_has_its_own_limit_named_in_the_429(
+    sandbox_project, sandbox_server
+) -> None:
+    state = sandbox_server.state
+    state.set_model_limits(sandbox_project.project_id, "gpt-4o", requests_per_minute=2)
+    client = sandbox_project.client()
+    first = await client.responses.with_raw_response.create(model="gpt-4o", input="a")
+    assert first.http_response.headers["x-ratelimit-limit-requests"] == "2"
+    assert first.http_response.headers["x-ratelimit-remaining-requests"] == "1"
+    # a dated snapshot shares its base model's limit
+    await client.responses.create(model="gpt-4o-2024-08-06", input="b")
+    with pytest.raises(openai.RateLimitError) as info:
+        await client.responses.create(model="gpt-4o", input="c")
+    message = info.value.body["message"]
+    assert message.startswith(
+        f"Rate limit reached for gpt-4o in organization {sandbox_project.org_id} on requests "
+        "per min (RPM): Limit 2, Used 2, Requested 1. Please try again in "
+    )
+    assert info.value.response.headers["x-ratelimit-remaining-requests"] == "0"
+    # another family, and routes that serve no model, are not held back
+    await client.responses.create(model="gpt-4o-mini", input="d")
+    await client.files.list()
+    # runs count against the model of their assistant
+    assistant = await client.beta.assistants.create(model="gpt-4o-2024-11-20")
+    thread = await client.beta.threads.create()
+    with pytest.raises(openai.RateLimitError) as info:
+        await client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
+    assert "Rate limit reached for gpt-4o in organization" in info.value.body["message"]
+
+
+async def test_the_token_charge_is_the_reserved_output_when_larger(
+    sandbox_project, sandbox_server
+) -> None:
+    sandbox_server.state.set_limits(sandbox_project.project_id, tokens_per_minute=10_000)
+    client = sandbox_project.client()
+    raw = await client.responses.with_raw_response.create(
+        model="gpt-4o", input="hi", max_output_tokens=4000
+    )
+    assert int(raw.http_response.headers["x-ratelimit-remaining-tokens"]) == 6000
+    assistant = await client.beta.assistants.create(model="gpt-4o")
+    thread = await client.beta.threads.create()
+    # a full bucket again, so the charge reads exactly (the bucket refills as time passes)
+    sandbox_server.state.set_limits(sandbox_project.project_id, tokens_per_minute=10_000)
+    raw = await client.beta.threads.runs.with_raw_response.create(
+        thread_id=thread.id,
+        assistant_id=assistant.id,
+        max_prompt_tokens=1000,
+        max_completion_tokens=2500,
+    )
+    remaining = int(raw.http_response.headers["x-ratelimit-remaining-tokens"])
+    assert remaining == 7500  # the larger of the two reservations
+    with pytest.raises(openai.RateLimitError) as info:
+        await client.responses.create(model="gpt-4o", input="hi", max_output_tokens=8000)
+    message = info.value.body["message"]
+    assert "Rate limit reached for gpt-4o in organization" in message
+    headers = info.value.response.headers
+    used = int(message.split("Used ")[1].split(",")[0])
+    # the message and the headers sent beside it tell the same story
+    assert used == 10_000 - int(headers["x-ratelimit-remaining-tokens"])
+    assert "Limit 10000" in message and "Requested 8000." in message
+
+
+def test_the_charge_is_the_larger_of_characters_and_reserved_tokens() -> None:
+    assert request_tokens(400, {}) == 100
+    assert request_tokens(400, {"max_output_tokens": 300}) == 300
+    assert request_tokens(4000, {"max_output_tokens": 300}) == 1000
+    assert request_tokens(8, {"max_prompt_tokens": 50, "max_completion_tokens": 20}) == 50
+    assert request_tokens(8, {"max_completion_tokens": True}) == 2
+    assert request_tokens(0, None) == 1

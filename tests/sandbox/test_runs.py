@@ -331,6 +331,9 @@ async def test_streamed_runs_tell_each_state_and_the_text_deltas(sandbox_project
         "thread.run.queued",
         "thread.run.in_progress",
         "thread.run.step.created",
+        "thread.run.step.in_progress",
+        "thread.run.step.delta",  # the call, named
+        "thread.run.step.delta",  # its arguments, `{}`
         "thread.run.requires_action",
     ]
     (call,) = run.required_action.submit_tool_outputs.tool_calls
@@ -363,3 +366,46 @@ async def test_create_thread_and_run_streams_the_new_thread_first(sandbox_projec
         run = await stream.get_final_run()
     assert "".join(deltas).endswith("You said: yo")
     assert run.status == "completed"
+
+
+async def test_streamed_tool_calls_fire_the_sdks_tool_call_callbacks(sandbox_project) -> None:
+    client = sandbox_project.client()
+    tools = [
+        {"type": "function", "function": {"name": name, "parameters": {"type": "object"}}}
+        for name in ("get_price", "get_rate")
+    ]
+    assistant, thread = await _setup(
+        client, 'call get_price {"symbol": "BTC", "venue": "spot"}\ncall get_rate {}', tools=tools
+    )
+    seen: list[tuple[str, str, str]] = []
+
+    class Handler(openai.AsyncAssistantEventHandler):
+        async def on_tool_call_created(self, tool_call) -> None:
+            seen.append(("created", tool_call.function.name, tool_call.function.arguments))
+
+        async def on_tool_call_delta(self, delta, snapshot) -> None:
+            seen.append(("delta", snapshot.function.name, delta.function.arguments))
+
+        async def on_tool_call_done(self, tool_call) -> None:
+            seen.append(("done", tool_call.function.name, tool_call.function.arguments))
+
+        async def on_event(self, event) -> None:
+            if event.event == "thread.run.step.delta":
+                assert_matches("RunStepDeltaObject", event.data.to_dict())
+
+    async with client.beta.threads.runs.stream(
+        thread_id=thread.id, assistant_id=assistant.id, event_handler=Handler()
+    ) as stream:
+        await stream.until_done()
+    arguments = '{"symbol": "BTC", "venue": "spot"}'
+    assert seen == [
+        ("created", "get_price", ""),
+        ("delta", "get_price", '{"symbol": '),
+        ("delta", "get_price", '"BTC", '),
+        ("delta", "get_price", '"venue": '),
+        ("delta", "get_price", '"spot"}'),
+        ("done", "get_price", arguments),
+        ("created", "get_rate", ""),
+        ("delta", "get_rate", "{}"),
+        ("done", "get_rate", "{}"),
+    ]

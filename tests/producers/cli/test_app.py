@@ -123,3 +123,10 @@ async def test_db_migrate_creates_a_missing_schema(ferry_cli: FerryCLI) -> None:
         await conn.close()
     assert ran.code == 0 and "applied 0001_ledger" in ran.out
     assert tables >= 1
+
+
+async def test_ferry_sandbox_help_lists_the_sandboxs_options(ferry_cli: FerryCLI) -> None:
+    ran = await ferry_cli("sandbox", "--help")
+    assert ran.code == 0, ran.out
+    for option in ("--port", "--config", "--key", "--seed", "--admin-token", "--log-level"):
+        assert option in ran.out

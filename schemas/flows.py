@@ -239,3 +239,11 @@ def prompt_diff(old: str, new: str, old_name: str, new_name: str) -> str:
         tofile=new_name,
     )
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+
+
+def final_prompt(globals_text: str, canonical: str) -> str:
+    """Globals, then the canonical prompt (a line break between them if the globals lack one)."""
+    if globals_text and canonical and not globals_text.endswith("\n"):
+        newline = "\r\n" if "\r\n" in globals_text or "\r\n" in canonical else "\n"
+        return f"{globals_text}{newline}{canonical}"
+    return globals_text + canonical

@@ -7,13 +7,9 @@ back the imported prompt byte for byte.
 
 from __future__ import annotations
 
+from schemas.flows import final_prompt
 
-def final_prompt(globals_text: str, canonical: str) -> str:
-    """Globals, then the canonical prompt (a line break between them if the globals lack one)."""
-    if globals_text and canonical and not globals_text.endswith("\n"):
-        newline = "\r\n" if "\r\n" in globals_text or "\r\n" in canonical else "\n"
-        return f"{globals_text}{newline}{canonical}"
-    return globals_text + canonical
+__all__ = ["final_prompt", "unchanged_prefix"]
 
 
 def unchanged_prefix(before: str, after: str) -> int:

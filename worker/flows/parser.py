@@ -60,7 +60,10 @@ def _keyword(words: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
 _ENCERRAR = _keyword(_ENCERRAR_WORDS)
 _AGUARDAR = _keyword(_AGUARDAR_WORDS)
 _QUOTED = re.compile(
-    r'"([^"\n]*\S[^"\n]*)"|“([^”\n]*\S[^”\n]*)”|«([^»\n]*\S[^»\n]*)»|„([^“\n]*\S[^“\n]*)“'
+    "|".join(
+        rf"{o}([^{c}\n]*[^{c}\s][^{c}\n]*){c}"
+        for o, c in (('"', '"'), ("“", "”"), ("«", "»"), ("„", "“"))
+    )
 )
 _LEAD = re.compile(rf"^\s*{_BULLET}")
 _MD_HEADING = re.compile(r"^ {0,3}#{1,6}\s+(.*?)\s*#*\s*$")

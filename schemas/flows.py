@@ -34,7 +34,9 @@ class BlockType(StrEnum):
     tool = "tool"  # CHAME tool X
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a patch makes a span for every block after an edit (up to thousands), and a
+# frozen dataclass is three times slower to build. Spans are never changed once made.
+@dataclass(slots=True)
 class BlockSpan:
     """One entry of `block_mapping`: where a block's text sits in the canonical prompt."""
 
@@ -230,15 +232,40 @@ class PatchPrompt(_FlowJob):
         return f"{self.kind}-{self.flow_key()}-v{self.base_version}-{digest}"
 
 
-def prompt_diff(old: str, new: str, old_name: str, new_name: str) -> str:
-    """A unified diff of two prompts, line by line (line ends kept, so CRLF shows)."""
+_HUNK = re.compile(r"^@@ -(\d+)(,\d+)? \+(\d+)(,\d+)? @@")
+
+
+def prompt_diff(old: str, new: str, old_name: str, new_name: str, context: int = 3) -> str:
+    """A unified diff of two prompts, line by line (line ends kept, so CRLF shows).
+
+    The lines both share at the start and the end are set aside before difflib runs (a
+    patch touches a few lines of thousands), and the hunk headers are numbered back.
+    """
+    a, b = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    same = 0
+    while same < min(len(a), len(b)) and a[same] == b[same]:
+        same += 1
+    tail = 0
+    while tail < min(len(a), len(b)) - same and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    skip, keep_tail = max(0, same - context), max(0, tail - context)
     lines = difflib.unified_diff(
-        old.splitlines(keepends=True),
-        new.splitlines(keepends=True),
+        a[skip : len(a) - keep_tail],
+        b[skip : len(b) - keep_tail],
         fromfile=old_name,
         tofile=new_name,
+        n=context,
     )
-    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+    out = []
+    for line in lines:
+        if skip and (hunk := _HUNK.match(line)):
+            old_at, old_len, new_at, new_len = hunk.groups()
+            line = (
+                f"@@ -{int(old_at) + skip}{old_len or ''} +{int(new_at) + skip}{new_len or ''} @@"
+                f"{line[hunk.end() :]}"
+            )
+        out.append(line if line.endswith("\n") else line + "\n")
+    return "".join(out)
 
 
 def final_prompt(globals_text: str, canonical: str) -> str:

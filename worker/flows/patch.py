@@ -134,40 +134,47 @@ def _rewrite(canonical: str, mapping: Sequence[BlockSpan], located: list[_Locate
     pieces.append(canonical[cursor:])
     new_mapping: list[BlockSpan] = []
     changed, deleted = [], []
-    shift, line_shift = 0, 0
-    for position, span in enumerate(mapping):
-        edited = inside.get(position)
-        if edited is None:
-            if shift or line_shift:
-                span = BlockSpan(
+    shift, line_shift, cursor = 0, 0, 0
+    for position in sorted(inside):
+        new_mapping += _shifted(mapping[cursor:position], shift, line_shift)
+        span = mapping[position]
+        delta, lines = inside[position]
+        start, end = span.prompt_start + shift, span.prompt_end + shift + delta
+        if end > start:
+            changed.append(span.block_id)
+            new_mapping.append(
+                BlockSpan(
                     span.block_id,
                     span.type,
-                    span.prompt_start + shift,
-                    span.prompt_end + shift,
+                    start,
+                    end,
                     span.line_number + line_shift,
                     span.tool_name,
                 )
-            new_mapping.append(span)
-            continue
-        delta, lines = edited
-        start, end = span.prompt_start + shift, span.prompt_end + shift + delta
-        shift, line_shift = shift + delta, line_shift + lines
-        if end <= start:
-            deleted.append(span.block_id)
-            continue
-        changed.append(span.block_id)
-        new_mapping.append(
-            BlockSpan(
-                span.block_id,
-                span.type,
-                start,
-                end,
-                span.line_number + line_shift - lines,
-                span.tool_name,
             )
-        )
+        else:
+            deleted.append(span.block_id)
+        shift, line_shift, cursor = shift + delta, line_shift + lines, position + 1
+    new_mapping += _shifted(mapping[cursor:], shift, line_shift)
     changes = [(e.start, e.end, len(e.new_text)) for e in located]
     return PatchOutcome("".join(pieces), new_mapping, changes, changed, deleted)
+
+
+def _shifted(spans: Sequence[BlockSpan], shift: int, lines: int) -> list[BlockSpan]:
+    """`spans` moved by `shift` characters and `lines` lines (the same objects if neither)."""
+    if not shift and not lines:
+        return list(spans)
+    return [
+        BlockSpan(
+            s.block_id,
+            s.type,
+            s.prompt_start + shift,
+            s.prompt_end + shift,
+            s.line_number + lines,
+            s.tool_name,
+        )
+        for s in spans
+    ]
 
 
 def unknown_block(block_id: str, mapping: Sequence[BlockSpan]) -> str:

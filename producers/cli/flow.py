@@ -137,7 +137,7 @@ def show(
             {
                 "id": span.block_id,
                 "type": span.type.value,
-                "span": [span.prompt_start, span.prompt_end],
+                "span": (span.prompt_start, span.prompt_end),
                 "line": span.line_number,
                 **({"tool": span.tool_name} if span.tool_name else {}),
                 "text": view.canonical[span.prompt_start : span.prompt_end],

@@ -32,12 +32,20 @@ def _string(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
+def _pair(dumper: yaml.SafeDumper, value: tuple[Any, ...]) -> yaml.SequenceNode:
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", value, flow_style=True)
+
+
 _BlockDumper.add_representer(str, _string)
+# Tuples (offsets, spans) print on one line: `span: [24, 99]`.
+_BlockDumper.add_representer(tuple, _pair)
 
 
 def dump_yaml(data: Any) -> str:
     """`data` as YAML, keys in their order, Unicode as is, multi-line text as `|` blocks."""
     text = yaml.dump(data, Dumper=_BlockDumper, sort_keys=False, allow_unicode=True, width=100)
-    if yaml.safe_load(text) != data:  # a text no block scalar holds exactly: play safe
+    if yaml.safe_load(text) != yaml.safe_load(
+        yaml.safe_dump(data)
+    ):  # a text no block scalar holds exactly: play safe
         return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
     return text

@@ -13,28 +13,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
-import secrets
 import statistics
-import sys
 import time
 
-import asyncpg
+from harness import isolated_ferry, serve  # bench/harness.py (this folder is on sys.path)
 
-from producers.client import FerryClient
-from producers.settings import ClientSettings
 from schemas.assistants import parse_spec
 from schemas.flows import BlockSpan, Edit
 from schemas.keys import Queue
 from store import registry_cache
-from store.migrate import migrate
-from store.pool import create_pool
 from worker.flows.parser import parse_prompt
 from worker.flows.patch import apply_exact
 
-DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 PROFILE, ASSISTANT = "bench", "sofia"
 WORDS = [
     "agenda",
@@ -117,46 +108,10 @@ def in_process(patches: int) -> tuple[float, float, int, int]:
     return percentile(ours, 50), percentile(naive, 50), len(prompt.encode()), len(mapping)
 
 
-def serve(schema: str, prefix: str) -> None:
-    """The worker side (runs in a subprocess)."""
-    from worker.app import run_workers
-    from worker.logs import configure_logging
-    from worker.settings import Settings
-
-    configure_logging("error")
-    settings = Settings(
-        _env_file=None,
-        database_url=DATABASE_URL,
-        database_schema=schema,
-        redis_url=REDIS_URL,
-        redis_key_prefix=prefix,
-        log_level="error",
-    )
-    asyncio.run(run_workers([Queue.patch], settings))
-
-
 async def through_the_queue(jobs: int) -> list[float]:
     """Milliseconds from enqueueing each patch job to holding its result, one after another."""
-    schema, prefix = f"bench_{secrets.token_hex(4)}", f"ferry-bench{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(DATABASE_URL)
-    await admin.execute(f'CREATE SCHEMA "{schema}"')
-    pool = await create_pool(DATABASE_URL, schema=schema)
-    await migrate(pool)
-    await pool.close()
-    worker = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--serve", schema, prefix
-    )
-    client = await FerryClient.connect(
-        ClientSettings(
-            _env_file=None,
-            database_url=DATABASE_URL,
-            database_schema=schema,
-            redis_url=REDIS_URL,
-            redis_key_prefix=prefix,
-        )
-    )
     samples = []
-    try:
+    async with isolated_ferry(__file__) as client:
         spec = parse_spec({"name": ASSISTANT, "model": "gpt-4o"})
         await registry_cache.write(client.db, client.redis, client.keys, PROFILE, spec)
         ops = client.flows
@@ -171,12 +126,6 @@ async def through_the_queue(jobs: int) -> list[float]:
             )
             if n >= 5:  # the first few warm up connections and the worker
                 samples.append((time.perf_counter() - started) * 1000)
-    finally:
-        worker.terminate()
-        await asyncio.wait_for(worker.wait(), 30)
-        await client.aclose()
-        await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await admin.close()
     return samples
 
 
@@ -206,6 +155,6 @@ if __name__ == "__main__":
     parser.add_argument("--serve", nargs=2, metavar=("SCHEMA", "PREFIX"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(*args.serve)
+        serve(*args.serve, [Queue.patch])
     else:
         main(args.patches, args.jobs)

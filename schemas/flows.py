@@ -84,6 +84,14 @@ class Edit(BaseModel):
         return self
 
 
+def _checked_label(value: str) -> str:
+    if not LABEL_PATTERN.match(value):
+        raise ValueError(
+            "a label is 1-64 lower-case letters, digits, '.', '_' or '-' (e.g. production, staging)"
+        )
+    return value
+
+
 def _requester(value: str) -> str:
     if not value.strip():
         raise ValueError("say who asks (a user name or service), e.g. 'ops:maria'")
@@ -166,11 +174,7 @@ class PublishFlow(_FlowJob):
     @field_validator("label")
     @classmethod
     def _label(cls, value: str) -> str:
-        if not LABEL_PATTERN.match(value):
-            raise ValueError(
-                "a label is 1-64 lower-case letters, digits, '.', '_' or '-' (e.g. staging)"
-            )
-        return value
+        return _checked_label(value)
 
 
 class PatchResult(BaseModel):
@@ -207,11 +211,7 @@ class PatchPrompt(_FlowJob):
     @field_validator("publish_label")
     @classmethod
     def _label(cls, value: str | None) -> str | None:
-        if value is not None and not LABEL_PATTERN.match(value):
-            raise ValueError(
-                "a label is 1-64 lower-case letters, digits, '.', '_' or '-' (e.g. production)"
-            )
-        return value
+        return None if value is None else _checked_label(value)
 
     @model_validator(mode="after")
     def _one_semantic_edit(self) -> PatchPrompt:

@@ -9,6 +9,10 @@ from producers.errors import JobFailed
 from schemas.flows import Edit, PatchPrompt
 from store import flows as flow_store
 from tests.worker.flows.conftest import CANONICAL, GLOBALS, PROMPT, FlowWorld
+from worker.flows.jobs import run_patch
+from worker.kinds import JobContext
+from worker.openai.clients import OpenAIClients
+from worker.settings import Settings
 
 BY = "ops:maria"
 
@@ -204,3 +208,32 @@ async def test_reimporting_makes_a_new_version_and_restore_brings_an_old_one_bac
     assert kinds == [(3, "restore", "ops:joao"), (2, "import", BY), (1, "import", BY)]
     assert await ops.diff(p, a, 1, 3) == ""
     assert '+"Oi"\n' in await ops.diff(p, a, 1, 2)
+
+
+async def test_a_job_run_again_after_its_commit_finds_its_version_and_applies_nothing(
+    flow_world: FlowWorld, settings: Settings
+) -> None:
+    """A worker that died between the commit and the outcome: the next attempt finds its work."""
+    await imported(flow_world)
+    job = PatchPrompt(
+        profile=flow_world.profile,
+        assistant=flow_world.assistant,
+        base_version=1,
+        edits=[Edit(block_id="block_4", old_text="Até breve!", new_text="Tchau!")],
+        requested_by=BY,
+    )
+    first = await (await flow_world.ferry.enqueue(job)).result(timeout=20)
+    ctx = JobContext(
+        job_id=job.job_id(),
+        attempt=2,
+        settings=settings,
+        db=flow_world.db,
+        redis=flow_world.ferry.redis,
+        keys=flow_world.ferry.keys,
+        openai=OpenAIClients(settings),
+        configs=None,  # type: ignore[arg-type] - a patch never reads configs
+    )
+    again = await run_patch(ctx, job)
+    assert again == first and again.version == 2
+    flow = await head(flow_world)
+    assert flow.version == 2 and flow.canonical.count("Tchau!") == 1

@@ -27,7 +27,7 @@ from worker.flows.compose import final_prompt, unchanged_prefix
 from worker.flows.parser import parse_prompt
 from worker.flows.patch import EditError, PatchOutcome, apply_exact, conflicting_version
 from worker.flows.publish import publish
-from worker.flows.semantic import SemanticRejected, apply_semantic, ask_model
+from worker.flows.semantic import Rewriter, SemanticRejected, apply_semantic, ask_model
 from worker.kinds import JobContext, JobFailure, JobHandler
 from worker.settings import SettingsError
 
@@ -135,7 +135,7 @@ async def run_patch(ctx: JobContext, job: PatchPrompt) -> PatchResult:
         unchanged_prefix_chars=unchanged_prefix(
             final_prompt(flow.globals, flow.canonical), new_final
         ),
-        published=await _publish_new(ctx, job, flow, number),
+        published=await _publish_new(ctx, job, number),
     )
 
 
@@ -223,7 +223,7 @@ async def _apply(ctx: JobContext, job: PatchPrompt, flow: flow_store.Flow) -> Pa
     return outcome
 
 
-def _rewriter(ctx: JobContext, job: PatchPrompt) -> Any:
+def _rewriter(ctx: JobContext, job: PatchPrompt) -> Rewriter:
     try:
         client = ctx.openai.get(job.profile)
     except SettingsError as error:
@@ -268,9 +268,7 @@ def _stale(stale: flow_store.StaleFlow, action: str) -> JobFailure:
     )
 
 
-async def _publish_new(
-    ctx: JobContext, job: PatchPrompt, flow: flow_store.Flow, number: int
-) -> PublishResult | None:
+async def _publish_new(ctx: JobContext, job: PatchPrompt, number: int) -> PublishResult | None:
     if job.publish_label is None:
         return None
     fresh = await _flow(ctx, job.profile, job.assistant)

@@ -20,6 +20,10 @@ from tests.producers.cli.conftest import FerryCLI
 from worker.flows.jobs import FLOW_HANDLERS
 from worker.settings import Settings
 
+# Each command is a fresh Python process (1-5 s on a loaded 2-core machine), and these tests
+# run a dozen: the default 120 s per test is too tight for them.
+pytestmark = pytest.mark.timeout(300)
+
 PROMPT = """# IDENTIDADE
 Você é a Sofia, da Clínica Sorriso Feliz.
 

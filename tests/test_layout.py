@@ -38,48 +38,59 @@ def test_a_package_imports_only_what_the_design_allows(package: str) -> None:
     assert offenders == []
 
 
-# Job kinds stay apart: a kind's package may use the worker's shared parts (kinds, backends,
-# the OpenAI clients, settings), never another kind's package.
-KIND_PACKAGES = {"flows"}
-SHARED_WORKER_MODULES = {"kinds", "backends", "openai", "settings", "registry"}
+# Inside worker/: a job kind's package stands on the worker's shared parts (kinds, the
+# backend port, the OpenAI clients, settings), never on another kind's package.
+WORKER_PACKAGES = {
+    "worker/flows": {
+        "worker.flows",
+        "worker.kinds",
+        "worker.backends",
+        "worker.openai",
+        "worker.settings",
+        "store",
+        "schemas",
+    },
+}
 
 
-def worker_modules(path: Path) -> set[str]:
+def imported_modules(path: Path) -> set[str]:
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        names = []
         if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
+            found |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module]
-        found |= {n.split(".")[1] for n in names if n.startswith("worker.") and "." in n}
-    return found
+            found.add(node.module)
+    return {name for name in found if name.split(".")[0] in OURS}
 
 
-@pytest.mark.parametrize("kind", sorted(KIND_PACKAGES))
-def test_a_job_kind_package_uses_only_the_workers_shared_parts(kind: str) -> None:
-    allowed = SHARED_WORKER_MODULES | {kind}
+@pytest.mark.parametrize("package", sorted(WORKER_PACKAGES))
+def test_a_worker_package_imports_only_what_it_stands_on(package: str) -> None:
+    allowed = WORKER_PACKAGES[package]
     offenders = [
-        f"{path.relative_to(ROOT)} imports worker.{name}"
-        for path in sorted((ROOT / "worker" / kind).rglob("*.py"))
-        for name in sorted(worker_modules(path) - allowed)
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for name in sorted(imported_modules(path))
+        if not any(name == a or name.startswith(a + ".") for a in allowed)
     ]
-    assert (ROOT / "worker" / kind / "__init__.py").exists()
     assert offenders == []
 
 
 def test_the_flow_parser_and_patches_are_pure() -> None:
-    """Parsing and exact patching touch no store or network: they are what the bench times."""
+    """Parsing and exact patching touch no store, network or job machinery: the bench times them."""
     for module in ("parser", "patch", "compose"):
         path = ROOT / "worker" / "flows" / f"{module}.py"
-        imported = imported_packages(path) | {
-            name
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
-            if isinstance(node, ast.Import | ast.ImportFrom)
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names = {
+            name.split(".")[0]
+            for node in ast.walk(tree)
             for name in (
-                [a.name for a in node.names]
+                [alias.name for alias in node.names]
                 if isinstance(node, ast.Import)
                 else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
             )
         }
-        assert not imported & {"store", "asyncpg", "redis", "openai", "httpx", "arq"}, module
+        modules = imported_modules(path)
+        assert not names & {"store", "asyncpg", "redis", "openai", "httpx", "arq"}, module
+        assert all(m == "schemas.flows" or m.startswith("worker.flows") for m in modules), module

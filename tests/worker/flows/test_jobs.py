@@ -24,6 +24,17 @@ async def imported(world: FlowWorld) -> None:
     assert (result.version, result.created, result.globals_sections) == (1, True, ["IDENTIDADE"])
 
 
+def farewell_patch(world: FlowWorld) -> PatchPrompt:
+    """Version 1's goodbye becomes "Tchau!"."""
+    return PatchPrompt(
+        profile=world.profile,
+        assistant=world.assistant,
+        base_version=1,
+        edits=[Edit(block_id="block_4", old_text="Até breve!", new_text="Tchau!")],
+        requested_by=BY,
+    )
+
+
 async def head(world: FlowWorld) -> flow_store.Flow:
     return await flow_store.require(world.db, world.profile, world.assistant)
 
@@ -73,13 +84,7 @@ async def test_an_exact_patch_changes_only_its_span_and_says_what_it_did(
 
 async def test_a_retried_patch_is_one_job_and_applies_once(flow_world: FlowWorld) -> None:
     await imported(flow_world)
-    job = PatchPrompt(
-        profile=flow_world.profile,
-        assistant=flow_world.assistant,
-        base_version=1,
-        edits=[Edit(block_id="block_4", old_text="Até breve!", new_text="Tchau!")],
-        requested_by=BY,
-    )
+    job = farewell_patch(flow_world)
     first = await (await flow_world.ferry.enqueue(job)).result(timeout=20)
     again = await flow_world.ferry.enqueue(job.model_copy())
     assert again.job_id == job.job_id() and (await again.result(timeout=20)) == first
@@ -215,13 +220,7 @@ async def test_a_job_run_again_after_its_commit_finds_its_version_and_applies_no
 ) -> None:
     """A worker that died between the commit and the outcome: the next attempt finds its work."""
     await imported(flow_world)
-    job = PatchPrompt(
-        profile=flow_world.profile,
-        assistant=flow_world.assistant,
-        base_version=1,
-        edits=[Edit(block_id="block_4", old_text="Até breve!", new_text="Tchau!")],
-        requested_by=BY,
-    )
+    job = farewell_patch(flow_world)
     first = await (await flow_world.ferry.enqueue(job)).result(timeout=20)
     ctx = JobContext(
         job_id=job.job_id(),

@@ -99,6 +99,7 @@ async def run_patch(ctx: JobContext, job: PatchPrompt) -> PatchResult:
                     "kind": "patch",
                     "mode": job.mode.value,
                     "edits": [e.model_dump(mode="json") for e in job.edits],
+                    "context": job.context,
                     "changed_blocks": outcome.changed_blocks,
                     "deleted_blocks": outcome.deleted_blocks,
                     "rebased_onto": rebased,

@@ -12,29 +12,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import secrets
 import statistics
-import sys
 import time
 from typing import ClassVar
 
-import asyncpg
 from arq.jobs import Job as ArqJob
+from harness import isolated_ferry, serve  # bench/harness.py (this folder is on sys.path)
 from pydantic import BaseModel
 
 from producers.client import FerryClient
-from producers.settings import ClientSettings
 from schemas import wire
 from schemas.jobs import Job
 from schemas.keys import Queue
-from store.migrate import migrate
-from store.pool import create_pool
 from worker.kinds import JobContext, JobHandler
-
-DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 class Stamp(BaseModel):
@@ -56,25 +48,6 @@ async def run_stamp(ctx: JobContext, job: StampJob) -> Stamp:
     # A random duration, so jobs finish at random points of arq's polling cycle.
     await asyncio.sleep(job.sleep_s)
     return Stamp(done_at=time.time())
-
-
-def serve(schema: str, prefix: str) -> None:
-    """The worker side (runs in a subprocess)."""
-    from worker.app import run_workers
-    from worker.logs import configure_logging
-    from worker.settings import Settings
-
-    configure_logging("error")
-    settings = Settings(
-        _env_file=None,
-        database_url=DATABASE_URL,
-        database_schema=schema,
-        redis_url=REDIS_URL,
-        redis_key_prefix=prefix,
-        log_level="error",
-        worker_max_jobs=100,
-    )
-    asyncio.run(run_workers([Queue.chat], settings, [JobHandler(StampJob, run_stamp)]))
 
 
 async def measure(client: FerryClient, job: StampJob, *, push: bool) -> float:
@@ -100,32 +73,11 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def main(jobs: int, concurrency: int) -> None:
-    schema, prefix, run = (
-        f"bench_{secrets.token_hex(4)}",
-        f"ferry-bench{secrets.token_hex(4)}",
-        secrets.token_hex(4),
-    )
-    admin = await asyncpg.connect(DATABASE_URL)
-    await admin.execute(f'CREATE SCHEMA "{schema}"')
-    pool = await create_pool(DATABASE_URL, schema=schema)
-    await migrate(pool)
-    await pool.close()
-    worker = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--serve", schema, prefix
-    )
-    client = await FerryClient.connect(
-        ClientSettings(
-            _env_file=None,
-            database_url=DATABASE_URL,
-            database_schema=schema,
-            redis_url=REDIS_URL,
-            redis_key_prefix=prefix,
-        )
-    )
-    try:
+    run = secrets.token_hex(4)
+    samples: dict[bool, list[float]] = {True: [], False: []}
+    async with isolated_ferry(__file__) as client:
         rng = random.Random(7)
         gate = asyncio.Semaphore(concurrency)
-        samples: dict[bool, list[float]] = {True: [], False: []}
 
         async def one(n: int, push: bool) -> None:
             async with gate:
@@ -136,12 +88,6 @@ async def main(jobs: int, concurrency: int) -> None:
         await asyncio.gather(*(one(-i, True) for i in range(1, 11)))
         samples[True].clear()
         await asyncio.gather(*(one(n, n % 2 == 0) for n in range(2 * jobs)))
-    finally:
-        worker.terminate()
-        await asyncio.wait_for(worker.wait(), 30)
-        await client.aclose()
-        await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await admin.close()
 
     push, poll = samples[True], samples[False]
     print(f"jobs per method: {len(push)} (push) / {len(poll)} (arq polling, defaults)")
@@ -159,6 +105,6 @@ if __name__ == "__main__":
     parser.add_argument("--serve", nargs=2, metavar=("SCHEMA", "PREFIX"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(*args.serve)
+        serve(*args.serve, [Queue.chat], [JobHandler(StampJob, run_stamp)], worker_max_jobs=100)
     else:
         asyncio.run(main(args.jobs, args.concurrency))

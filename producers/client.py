@@ -16,6 +16,7 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from pydantic import BaseModel
 
 from producers.errors import ResultTimeout, error_for
+from producers.flows import FlowOperations
 from producers.settings import ClientSettings
 from producers.waiter import OutcomeWaiter
 from schemas import wire
@@ -76,6 +77,7 @@ class FerryClient:
         self.db = db
         self.keys = keys
         self.waiter = OutcomeWaiter(redis, keys)
+        self.flows = FlowOperations(self)
 
     @classmethod
     async def connect(cls, settings: ClientSettings | None = None) -> FerryClient:

@@ -113,9 +113,24 @@ sed -i 's/^temperature: .*/temperature: 0.2/' "$out/support-concierge.yaml"
 step "ferry assistants export --profile dst: a versioned snapshot that round-trips exactly"
 "$ferry" assistants export --profile dst -o "$out/dst-registry.json"
 
+sofia="Sofia — Clínica Sorriso Feliz"
+step "ferry flow import: Sofia's prompt becomes a flow (globals + canonical prompt + block map)"
+"$ferry" flow import "$sofia" -f sandbox/fixtures/demo/instructions/pt.md --profile dst --by demo
+
+step "ferry flow show: the blocks with their spans (YAML, block scalars)"
+"$ferry" flow show "$sofia" --profile dst > "$out/sofia-flow.yaml"
+sed -n '/^blocks:/,/^canonical:/p' "$out/sofia-flow.yaml" | head -n 24
+echo "  … (whole flow in $out/sofia-flow.yaml)"
+
+step "ferry flow patch: one block edited as a local patch, published as the instructions"
+"$ferry" flow patch "$sofia" block_0 --old "Como posso ajudar você hoje?" \
+  --new "Em que posso ajudar hoje?" --publish production --profile dst --by demo
+
+step "ferry flow history"
+"$ferry" flow history "$sofia" --profile dst
+
 step "jobs"
-echo "No product job kind is installed yet: clone, chat-run and patch arrive with their own issues."
-echo "The pipeline they will ride (ledger, queues, pushed results, sweeper) is running now:"
+echo "Clone and chat-run arrive with their own issues; the flow jobs above rode this pipeline:"
 "$ferry" jobs list --limit 5
 
 printf '\nDone. Files in %s/. The worker and the sandbox stop now.\n' "$out"

@@ -38,7 +38,8 @@ def test_a_package_imports_only_what_the_design_allows(package: str) -> None:
     assert offenders == []
 
 
-# Inside worker/: packages below the job kinds stand alone, so every kind can use them.
+# Inside worker/: packages below the job kinds stand alone, so every kind can use them; a
+# job kind's package stands on those shared parts, never on another kind's package.
 WORKER_PACKAGES = {
     # the blob store: bytes and links only, no OpenAI, no backends, no job kind
     "worker/blobs": {"worker.blobs", "store", "schemas"},
@@ -46,6 +47,15 @@ WORKER_PACKAGES = {
     "worker/backends": {
         "worker.backends",
         "worker.blobs",
+        "worker.openai",
+        "worker.settings",
+        "store",
+        "schemas",
+    },
+    "worker/flows": {
+        "worker.flows",
+        "worker.kinds",
+        "worker.backends",
         "worker.openai",
         "worker.settings",
         "store",
@@ -74,3 +84,24 @@ def test_a_worker_package_imports_only_what_it_stands_on(package: str) -> None:
         if not any(name == a or name.startswith(a + ".") for a in allowed)
     ]
     assert offenders == []
+
+
+def test_the_flow_parser_and_patches_are_pure() -> None:
+    """Parsing and exact patching touch no store, network or job machinery: the bench times them."""
+    for module in ("parser", "patch", "compose"):
+        path = ROOT / "worker" / "flows" / f"{module}.py"
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names = {
+            name.split(".")[0]
+            for node in ast.walk(tree)
+            for name in (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+        }
+        modules = imported_modules(path)
+        assert not names & {"store", "asyncpg", "redis", "openai", "httpx", "arq"}, module
+        assert all(m == "schemas.flows" or m.startswith("worker.flows") for m in modules), module

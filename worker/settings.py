@@ -89,6 +89,8 @@ class Settings(StoreSettings):
     # How long a worker keeps an assistant config without asking again; edits reach workers
     # at once through the invalidation channel, this only bounds a missed message.
     registry_cache_ttl_s: int = Field(300, ge=1)
+    # The model a semantic flow patch asks to rewrite a window of a prompt.
+    flow_semantic_model: str = Field("gpt-4.1-mini", min_length=1)
 
     @property
     def clone_id_list(self) -> list[str]:

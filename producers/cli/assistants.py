@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from producers.cli.stores import with_client
+from producers.cli.yaml_text import dump_yaml
 from producers.client import FerryClient
 from schemas.assistant_changes import FieldChange
 from schemas.assistants import AssistantSpec, SpecError, parse_spec
@@ -158,7 +159,7 @@ def show(name: str, profile: ProfileOption = "default") -> None:
         header += f", remote {entry.remote_id}"
     data = entry.spec.model_dump(mode="json", by_alias=True, exclude_none=True)
     typer.echo(header)
-    typer.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), nl=False)
+    typer.echo(dump_yaml(data), nl=False)
 
 
 @app.command()

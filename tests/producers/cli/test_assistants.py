@@ -164,3 +164,16 @@ async def test_export_import_round_trips_exactly_and_reads_a_raw_v2_dump(
     legacy = await registry.get(db, "other", "legacy")
     assert legacy.spec.instructions == "Old but gold."
     assert legacy.spec.tool_resources.code_interpreter.file_ids == ["file-1"]
+
+
+async def test_show_writes_long_instructions_as_a_block_scalar_apply_takes_back(
+    cli: FerryCLI, db: asyncpg.Pool, tmp_path: Path
+) -> None:
+    instructions = '# IDENTIDADE\nVocê é a Sofia 😊.\n\n# FLUXO\n\t"Olá!"\nENCERRAR\n'
+    spec = {**SPEC, "instructions": instructions}
+    assert (await cli("assistants", "apply", "-f", write(tmp_path / "s.yaml", spec))).code == 0
+    shown = await cli("assistants", "show", "trader")
+    assert "instructions: |\n  # IDENTIDADE\n  Você é a Sofia 😊.\n\n  # FLUXO\n" in shown.out
+    (tmp_path / "shown.yaml").write_text(shown.out, "utf-8")
+    reapplied = await cli("assistants", "apply", "-f", str(tmp_path / "shown.yaml"))
+    assert "trader: no changes (version 1)" in reapplied.out

@@ -31,6 +31,7 @@ from redis.asyncio import Redis
 from schemas.keys import RedisKeys
 from worker.openai import quota
 from worker.openai.errors import (
+    Busy,
     OpenAICallError,
     ProfileMisconfigured,
     QuotaExhausted,
@@ -52,6 +53,7 @@ ResponseHook = Callable[[Any], Awaitable[None]]
 
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 8.0
+BUSY_WAIT_S = 0.25
 # The model whose budget the call in progress (in this task) is booked on: the response
 # hook files the answer's headers under it.
 _CALL_MODEL: ContextVar[str | None] = ContextVar("ferry_openai_call_model", default=None)
@@ -132,6 +134,8 @@ class OpenAIClients:
             except openai.OpenAIError as error:
                 reached = profile in self._reached
                 failure = classify(error, profile=profile, idempotent=idempotent, reached=reached)
+                if not isinstance(error, openai.APIStatusError):
+                    await self.pacer.release_probe(profile, model)  # no headers will come
             finally:
                 _CALL_MODEL.reset(scope)
             await self._settle(failure, attempt, attempts)
@@ -152,6 +156,8 @@ class OpenAIClients:
             raise failure
         if isinstance(failure, RateLimited) and failure.retry_after_s is not None:
             delay = 0.0  # the response hook paused the budget for everyone; acquire waits
+        elif isinstance(failure, Busy):
+            delay = BUSY_WAIT_S + full_jitter(attempt)  # the lock holder needs a moment
         else:
             delay = full_jitter(attempt)
         if delay > self._settings.openai_max_inline_wait_s:

@@ -204,6 +204,10 @@ class Pacer:
         ]
         await self._observe(keys=keys, args=args)
 
+    async def release_probe(self, profile: str, model: str | None) -> None:
+        """A call ended without an answer: let the next one probe instead of waiting."""
+        await self._redis.delete(self._keys.openai_probe(profile, model))
+
     async def pause(
         self, profile: str, model: str | None, seconds: float, bucket: str = ""
     ) -> float:

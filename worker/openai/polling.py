@@ -50,8 +50,9 @@ async def poll(
     last = "not read yet"
     interval = interval_s
     started = time.monotonic()
-    async with asyncio.timeout(deadline_s) as scope:
-        try:
+    scope = asyncio.timeout(deadline_s)
+    try:
+        async with scope:
             while True:
                 current = await read()
                 if done(current):
@@ -59,9 +60,9 @@ async def poll(
                 last = state(current)
                 await asyncio.sleep(interval)
                 interval = min(max_interval_s, interval * 1.5)
-        except TimeoutError:
-            if not scope.expired():
-                raise  # a timeout of the read's own, not the poll's deadline
+    except TimeoutError:
+        if not scope.expired():
+            raise  # a timeout of the read's own, not the poll's deadline
     elapsed = time.monotonic() - started
     raise PollDeadline(
         f"profile {profile!r}: {what} was still {last!r} after {elapsed:.1f} s, past the "

@@ -29,6 +29,7 @@ import sys
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -47,10 +48,11 @@ class Phase:
     name: str
     key: str
     base: str
-    start_at: float
     seconds: float
     rpm: int
+    tpm: int
     warmup: float = 5.0
+    start_at: float = 0.0
     waits_ms: list[float] = field(default_factory=list)
     ok_in_window: int = 0
     failed: dict[str, int] = field(default_factory=dict)
@@ -64,14 +66,19 @@ def admin(base: str, method: str, path: str, body: dict | None = None) -> dict:
 
 
 def new_project(base: str, rpm: int, tpm: int) -> str:
-    """A fresh key and project with the limits set and its request bucket drained."""
+    """A fresh key and project with the limits set."""
     token = secrets.token_hex(6)
     key, project = f"sk-proj-bench{token}{'0' * 16}", f"proj_{token}"
     admin(base, "POST", "/keys", {"key": key, "org_id": f"org-{token}", "project_id": project})
     limits = {"requests_per_minute": rpm, "tokens_per_minute": tpm}
     admin(base, "PATCH", f"/projects/{project}", {"limits": limits})
+    return key
 
-    async def drain() -> None:
+
+def drain(base: str, key: str) -> None:
+    """Spend the project's request bucket: from now on it admits the limit's rate, no burst."""
+
+    async def spend() -> None:
         headers = {"Authorization": f"Bearer {key}"}
         async with httpx.AsyncClient(base_url=base, headers=headers, trust_env=False) as http:
             refused = 0
@@ -84,8 +91,7 @@ def new_project(base: str, rpm: int, tpm: int) -> str:
 
             await asyncio.gather(*(one() for _ in range(20)))
 
-    asyncio.run(drain())
-    return key
+    asyncio.run(spend())
 
 
 def responses_counts(base: str) -> tuple[int, int]:
@@ -116,10 +122,17 @@ async def ferry_worker(phase: Phase) -> Phase:
     profile = Profile(name="bench", api_key=SecretStr(phase.key), base_url=phase.base)
     # Long waits would become arq.Retry in a job; here every wait is slept through.
     settings = Settings(_env_file=None, profiles={"bench": profile}, openai_max_inline_wait_s=120)
-    redis = await create_pool(RedisSettings.from_dsn(REDIS_URL))
+    # a loaded machine can take over arq's 1 s default to connect
+    redis_settings = RedisSettings.from_dsn(REDIS_URL)
+    redis_settings.conn_timeout = 10
+    redis = await create_pool(redis_settings)
     keys = RedisKeys(f"ferry-bench-{phase.key[-24:]}")
     clients = OpenAIClients(settings, redis, keys)
-    clients.pacer = TimedPacer(redis, keys, max_wait_s=120)
+    clients.pacer = (
+        limits_pacer(phase, redis, keys)  # type: ignore[assignment]
+        if phase.name == "limits"
+        else TimedPacer(redis, keys, max_wait_s=120)
+    )
     params = {"model": MODEL, "input": PROMPT}
     tokens = estimate_tokens(params)
 
@@ -134,6 +147,52 @@ async def ferry_worker(phase: Phase) -> Phase:
         await clients.aclose()
         await redis.aclose()
     return phase
+
+
+def limits_pacer(phase: Phase, redis: object, keys: object) -> object:
+    """The `limits` package's sliding-window counter in Redis, honouring Ferry's 429 pause.
+
+    What Ferry would have built on `limits`: one per-minute item for requests and one for
+    tokens (cost per hit), the profile's limits given up front (`limits` cannot learn them
+    from headers, nor be told what the server says remains).
+    """
+    from limits import RateLimitItemPerMinute
+    from limits.aio.storage import RedisStorage
+    from limits.aio.strategies import SlidingWindowCounterRateLimiter
+
+    from worker.openai.pacing import Pacer
+
+    storage = RedisStorage(
+        "async+" + REDIS_URL,
+        implementation="redispy",
+        key_prefix=keys.prefix,  # type: ignore[attr-defined]
+    )
+    limiter = SlidingWindowCounterRateLimiter(storage)
+    per_minute = {
+        "requests": RateLimitItemPerMinute(phase.rpm),
+        "tokens": RateLimitItemPerMinute(phase.tpm),
+    }
+
+    class LimitsPacer(Pacer):
+        async def acquire(self, profile: str, model: str | None = None, tokens: int = 0) -> float:
+            started = time.perf_counter()
+            while True:
+                paused_ms = (await self.state(profile, model)).get("pu", 0.0)
+                if paused_ms > time.time() * 1000:
+                    await asyncio.sleep(paused_ms / 1000 - time.time())
+                    continue
+                if await limiter.test(per_minute["tokens"], profile, cost=tokens) and (
+                    await limiter.hit(per_minute["requests"], profile)
+                ):
+                    await limiter.hit(per_minute["tokens"], profile, cost=max(1, tokens))
+                    break
+                stats = await limiter.get_window_stats(per_minute["requests"], profile)
+                await asyncio.sleep(max(0.005, stats.reset_time - time.time()))
+            waited = time.perf_counter() - started
+            phase.waits_ms.append(waited * 1000)
+            return waited
+
+    return LimitsPacer(redis, keys, max_wait_s=120)  # type: ignore[arg-type]
 
 
 async def naive_worker(phase: Phase) -> Phase:
@@ -163,9 +222,13 @@ async def naive_worker(phase: Phase) -> Phase:
 
 
 async def run_tasks(phase: Phase, call: object) -> None:
+    """Once every process is ready and the bucket drained, call in a loop until the end."""
+    ready, go, start = _SYNC
+    ready.put(os.getpid())
+    await asyncio.to_thread(go.wait)
+    phase.start_at = start.value
     await asyncio.sleep(max(0.0, phase.start_at - time.time()))
     deadline = phase.start_at + phase.seconds
-
     window_start = phase.start_at + phase.warmup
 
     async def task() -> None:
@@ -173,7 +236,7 @@ async def run_tasks(phase: Phase, call: object) -> None:
             try:
                 await call()  # type: ignore[operator]
             except Exception as error:
-                name = type(error).__name__
+                name = f"{type(error).__name__}: {str(error)[:60]}"
                 phase.failed[name] = phase.failed.get(name, 0) + 1
             else:
                 if window_start <= time.time() < deadline:
@@ -182,9 +245,14 @@ async def run_tasks(phase: Phase, call: object) -> None:
     await asyncio.gather(*(task() for _ in range(TASKS)))
 
 
-def _process(phase: Phase) -> Phase:
-    worker = ferry_worker if phase.name == "ferry" else naive_worker
-    return asyncio.run(worker(phase))
+_SYNC: tuple = ()
+
+
+def _process(phase: Phase, ready: Any, go: Any, start: Any, results: Any) -> None:
+    global _SYNC
+    _SYNC = (ready, go, start)
+    worker = naive_worker if phase.name == "naive" else ferry_worker
+    results.put(asyncio.run(worker(phase)))
 
 
 def forget_budget(key: str) -> None:
@@ -202,13 +270,31 @@ def forget_budget(key: str) -> None:
 
 def run_phase(name: str, base: str, args: argparse.Namespace) -> dict[str, float]:
     key = new_project(base, args.rpm, args.tpm)
+    context = multiprocessing.get_context("spawn")
+    ready, results, go, start = (
+        context.Queue(),
+        context.Queue(),
+        context.Event(),
+        context.Value("d"),
+    )
+    phases = [Phase(name, key, base, args.seconds, args.rpm, args.tpm) for _ in range(PROCESSES)]
+    processes = [
+        context.Process(target=_process, args=(phase, ready, go, start, results))
+        for phase in phases
+    ]
+    for process in processes:
+        process.start()
+    for _ in processes:
+        ready.get(timeout=300)  # imported, connected
+    drain(base, key)
     ok_before, refused_before = responses_counts(base)
-    start_at = time.time() + 3  # processes start and connect first
-    phases = [Phase(name, key, base, start_at, args.seconds, args.rpm) for _ in range(PROCESSES)]
-    with multiprocessing.get_context("spawn").Pool(PROCESSES) as pool:
-        done = pool.map(_process, phases)
+    start.value = time.time() + 0.2
+    go.set()
+    done = [results.get(timeout=args.seconds + 300) for _ in processes]
+    for process in processes:
+        process.join()
     ok_after, refused_after = responses_counts(base)
-    if name == "ferry":
+    if name != "naive":
         forget_budget(done[0].key)
     ok, refused = ok_after - ok_before, refused_after - refused_before
     waits = sorted(w for p in done for w in p.waits_ms)
@@ -235,13 +321,19 @@ def main() -> int:
     parser.add_argument("--rpm", type=int, default=600)
     parser.add_argument("--tpm", type=int, default=100_000)
     parser.add_argument("--latency-ms", type=float, default=50.0)
+    parser.add_argument(
+        "--with-limits",
+        action="store_true",
+        help="a third phase: the call layer paced by the `limits` package (pip install limits)",
+    )
     args = parser.parse_args()
     port = free_port()
     proc = start_sandbox(port)
     try:
         base = f"http://127.0.0.1:{port}/v1"
         admin(base, "POST", "/faults", {"kind": "latency", "latency_ms": args.latency_ms})
-        results = {name: run_phase(name, base, args) for name in ("ferry", "naive")}
+        names = ("ferry", "naive", "limits") if args.with_limits else ("ferry", "naive")
+        results = {name: run_phase(name, base, args) for name in names}
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from openai import AsyncOpenAI
 from openai.types.beta.threads import Run
 from openai.types.responses import Response
 from openai.types.vector_stores import VectorStoreFile
@@ -76,16 +77,13 @@ async def vector_store_file(
     openai: OpenAIClients, profile: str, vector_store_id: str, file_id: str, *, deadline_s: float
 ) -> VectorStoreFile:
     """The file once ingestion ends (`completed`, `failed` or `cancelled`)."""
-    return await poll(
-        lambda: openai.call(
-            profile,
-            lambda c: c.vector_stores.files.retrieve(file_id, vector_store_id=vector_store_id),
-        ),
-        done=lambda f: f.status in VECTOR_STORE_FILE_DONE,
-        state=_status,
-        deadline_s=deadline_s,
+    return await _until_status(
+        openai,
+        profile,
+        lambda c: c.vector_stores.files.retrieve(file_id, vector_store_id=vector_store_id),
+        VECTOR_STORE_FILE_DONE,
         what=f"ingestion of {file_id} into {vector_store_id}",
-        profile=profile,
+        deadline_s=deadline_s,
     )
 
 
@@ -93,15 +91,13 @@ async def run(
     openai: OpenAIClients, profile: str, thread_id: str, run_id: str, *, deadline_s: float
 ) -> Run:
     """The run once it stops moving on its own (done, failed, or waiting for tool outputs)."""
-    return await poll(
-        lambda: openai.call(
-            profile, lambda c: c.beta.threads.runs.retrieve(run_id, thread_id=thread_id)
-        ),
-        done=lambda r: r.status in RUN_DONE,
-        state=_status,
-        deadline_s=deadline_s,
+    return await _until_status(
+        openai,
+        profile,
+        lambda c: c.beta.threads.runs.retrieve(run_id, thread_id=thread_id),
+        RUN_DONE,
         what=f"run {run_id} on {thread_id}",
-        profile=profile,
+        deadline_s=deadline_s,
     )
 
 
@@ -109,12 +105,31 @@ async def background_response(
     openai: OpenAIClients, profile: str, response_id: str, *, deadline_s: float
 ) -> Response:
     """A `background: true` response once it is no longer queued or in progress."""
+    return await _until_status(
+        openai,
+        profile,
+        lambda c: c.responses.retrieve(response_id),
+        RESPONSE_DONE,
+        what=f"response {response_id}",
+        deadline_s=deadline_s,
+    )
+
+
+async def _until_status(
+    openai: OpenAIClients,
+    profile: str,
+    read: Callable[[AsyncOpenAI], Awaitable[T]],
+    finished: frozenset[str],
+    *,
+    what: str,
+    deadline_s: float,
+) -> T:
     return await poll(
-        lambda: openai.call(profile, lambda c: c.responses.retrieve(response_id)),
-        done=lambda r: (r.status or "") in RESPONSE_DONE,
+        lambda: openai.call(profile, read),
+        done=lambda obj: _status(obj) in finished,
         state=_status,
         deadline_s=deadline_s,
-        what=f"response {response_id}",
+        what=what,
         profile=profile,
     )
 

@@ -8,6 +8,7 @@ import pytest
 from arq.connections import ArqRedis
 from pydantic import SecretStr
 
+from sandbox.faults import Fault
 from schemas.keys import RedisKeys
 from tests.conftest import SandboxProject
 from worker.openai.clients import OpenAIClients
@@ -55,6 +56,11 @@ async def make_clients(
 @pytest.fixture
 def clients(make_clients: Callable[..., OpenAIClients], openai_settings: Settings) -> OpenAIClients:
     return make_clients(openai_settings)
+
+
+def inject(project: SandboxProject, **fault: object) -> None:
+    """Add a sandbox fault that hits this test's project only."""
+    project.server.state.add_fault(Fault(project_id=project.project_id, **fault))  # type: ignore[arg-type]
 
 
 class Answers:

@@ -12,10 +12,9 @@ import pytest
 from arq.connections import ArqRedis
 from openai import AsyncOpenAI
 
-from sandbox.faults import Fault
 from sandbox.model import set_timing
 from tests.conftest import SandboxProject
-from tests.worker.openai.conftest import PROFILE, Answers
+from tests.worker.openai.conftest import PROFILE, Answers, inject
 from worker.openai.clients import OpenAIClients
 from worker.openai.errors import (
     Ambiguous,
@@ -42,15 +41,7 @@ def with_settings(settings: Settings, **changes: object) -> Settings:
 async def test_5xx_answers_are_retried_until_the_call_succeeds(
     clients: OpenAIClients, sandbox_project: SandboxProject
 ) -> None:
-    sandbox_project.server.state.add_fault(
-        Fault(
-            kind="error",
-            status=503,
-            path="/v1/files",
-            count=2,
-            project_id=sandbox_project.project_id,
-        )
-    )
+    inject(sandbox_project, kind="error", status=503, path="/v1/files", count=2)
     answers = Answers(sandbox_project, "GET", "/v1/files")
     page = await clients.call(PROFILE, lambda c: c.files.list())
     assert page.data == []
@@ -65,15 +56,7 @@ async def test_a_dropped_or_hung_get_is_retried(
     kind: str,
 ) -> None:
     clients = make_clients(with_settings(openai_settings, openai_timeout_s=0.3))
-    sandbox_project.server.state.add_fault(
-        Fault(
-            kind=kind,
-            method="GET",
-            path="/v1/files",
-            count=1,
-            project_id=sandbox_project.project_id,
-        )
-    )
+    inject(sandbox_project, kind=kind, method="GET", path="/v1/files", count=1)
     answers = Answers(sandbox_project, "GET", "/v1/files")
     page = await clients.call(PROFILE, lambda c: c.files.list())
     assert page.data == []
@@ -83,9 +66,7 @@ async def test_a_dropped_or_hung_get_is_retried(
 async def test_a_server_that_stays_down_fails_the_call_with_its_last_answer(
     clients: OpenAIClients, sandbox_project: SandboxProject
 ) -> None:
-    sandbox_project.server.state.add_fault(
-        Fault(kind="error", status=502, path="/v1/files", project_id=sandbox_project.project_id)
-    )
+    inject(sandbox_project, kind="error", status=502, path="/v1/files")
     answers = Answers(sandbox_project, "GET", "/v1/files")
     with pytest.raises(Transient) as failed:
         await clients.call(PROFILE, lambda c: c.files.list())
@@ -103,14 +84,8 @@ async def test_a_server_that_stays_down_fails_the_call_with_its_last_answer(
 async def test_a_create_applied_then_dropped_is_ambiguous_and_not_retried(
     clients: OpenAIClients, sandbox_project: SandboxProject
 ) -> None:
-    sandbox_project.server.state.add_fault(
-        Fault(
-            kind="apply_then_drop",
-            method="POST",
-            path="/v1/vector_stores",
-            count=1,
-            project_id=sandbox_project.project_id,
-        )
+    inject(
+        sandbox_project, kind="apply_then_drop", method="POST", path="/v1/vector_stores", count=1
     )
     with pytest.raises(Ambiguous) as failed:
         await clients.call(PROFILE, lambda c: c.vector_stores.create(name="kb"))
@@ -130,10 +105,7 @@ async def test_a_create_that_timed_out_is_ambiguous_unless_the_caller_says_it_is
     sandbox_project: SandboxProject,
 ) -> None:
     clients = make_clients(with_settings(openai_settings, openai_timeout_s=0.3))
-    state, project = sandbox_project.server.state, sandbox_project.project_id
-    hang = Fault(kind="hang", method="POST", path="/v1/vector_stores/*/search", count=2)
-    hang.project_id = project
-    state.add_fault(hang)
+    inject(sandbox_project, kind="hang", method="POST", path="/v1/vector_stores/*/search", count=2)
     store = await clients.call(PROFILE, lambda c: c.vector_stores.create(name="kb"))
 
     def search(c: AsyncOpenAI) -> Any:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from openai.types.beta.threads import Run
 
-from sandbox.faults import Fault
 from sandbox.model import set_timing
 from tests.conftest import SandboxProject
-from tests.worker.openai.conftest import PROFILE
+from tests.worker.openai.conftest import PROFILE, inject
 from worker.openai import polling
 from worker.openai.clients import OpenAIClients
 from worker.openai.polling import PollDeadline
@@ -56,41 +56,35 @@ async def test_a_read_that_hangs_does_not_outlive_the_deadline(
     clients: OpenAIClients, sandbox_project: SandboxProject
 ) -> None:
     store_id, file_id = await attach_file(clients)
-    sandbox_project.server.state.add_fault(
-        Fault(
-            kind="hang",
-            method="GET",
-            path="/v1/vector_stores/*/files/*",
-            project_id=sandbox_project.project_id,
-        )
-    )
+    inject(sandbox_project, kind="hang", method="GET", path="/v1/vector_stores/*/files/*")
     with pytest.raises(PollDeadline, match=r"was still 'not read yet' after 0\.\d s"):
         await polling.vector_store_file(clients, PROFILE, store_id, file_id, deadline_s=0.5)
+
+
+async def start_run(project: SandboxProject, step_s: float) -> tuple[str, Run]:
+    """(thread id, run) of a run just started, each of its states lasting `step_s`."""
+    set_timing(project.project, run_step_seconds=step_s)
+    plain = project.client()
+    assistant = await plain.beta.assistants.create(model="gpt-4o-mini", instructions="")
+    thread = await plain.beta.threads.create(messages=[{"role": "user", "content": "hello"}])
+    return thread.id, await plain.beta.threads.runs.create(thread.id, assistant_id=assistant.id)
 
 
 async def test_a_run_is_awaited_until_it_stops_by_itself(
     clients: OpenAIClients, sandbox_project: SandboxProject
 ) -> None:
-    set_timing(sandbox_project.project, run_step_seconds=0.1)
-    plain = sandbox_project.client()
-    assistant = await plain.beta.assistants.create(model="gpt-4o-mini", instructions="")
-    thread = await plain.beta.threads.create(messages=[{"role": "user", "content": "hello"}])
-    run = await plain.beta.threads.runs.create(thread.id, assistant_id=assistant.id)
+    thread_id, run = await start_run(sandbox_project, step_s=0.1)
     assert run.status == "queued"
-    done = await polling.run(clients, PROFILE, thread.id, run.id, deadline_s=10)
+    done = await polling.run(clients, PROFILE, thread_id, run.id, deadline_s=10)
     assert (done.id, done.status) == (run.id, "completed")
 
 
 async def test_a_run_that_outlasts_its_deadline_fails_with_its_last_status(
     clients: OpenAIClients, sandbox_project: SandboxProject
 ) -> None:
-    set_timing(sandbox_project.project, run_step_seconds=30)
-    plain = sandbox_project.client()
-    assistant = await plain.beta.assistants.create(model="gpt-4o-mini", instructions="")
-    thread = await plain.beta.threads.create(messages=[{"role": "user", "content": "hello"}])
-    run = await plain.beta.threads.runs.create(thread.id, assistant_id=assistant.id)
-    with pytest.raises(PollDeadline, match=rf"run {run.id} on {thread.id} was still 'queued'"):
-        await polling.run(clients, PROFILE, thread.id, run.id, deadline_s=0.4)
+    thread_id, run = await start_run(sandbox_project, step_s=30)
+    with pytest.raises(PollDeadline, match=rf"run {run.id} on {thread_id} was still 'queued'"):
+        await polling.run(clients, PROFILE, thread_id, run.id, deadline_s=0.4)
 
 
 async def test_a_stored_response_is_read_back_once_done(

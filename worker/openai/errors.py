@@ -30,6 +30,7 @@ import openai
 
 from schemas.profiles import env_prefix
 from worker.kinds import JobFailure
+from worker.logs import redact
 
 # 429s that no wait cures: the account is out of money, not out of rate.
 QUOTA_CODES = frozenset(
@@ -145,7 +146,8 @@ def _from_status(
 ) -> OpenAICallError:
     status, body = error.status_code, error.body
     is_openai = isinstance(body, dict) and "message" in body
-    said = str(body["message"]) if is_openai else _short(body)
+    # Quoted into results and the ledger: a server that echoes a key must not leak it there.
+    said = redact(str(body["message"]) if is_openai else _short(body))
     code = error.code or (body.get("type") if isinstance(body, dict) else None)
     label = f"{status} {code}" if code else str(status)
     message = f"profile {profile!r}: {request} answered {label}: {said}"

@@ -7,6 +7,7 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+import httpx2
 import openai
 import pytest
 from arq.connections import ArqRedis
@@ -23,6 +24,7 @@ from worker.openai.errors import (
     ProfileMisconfigured,
     QuotaExhausted,
     Transient,
+    classify,
     parse_duration,
     retry_after,
 )
@@ -374,3 +376,18 @@ def test_retry_after_prefers_the_most_precise_header(
     headers: dict[str, str], seconds: float | None
 ) -> None:
     assert retry_after(headers) == (pytest.approx(seconds) if seconds is not None else None)
+
+
+def test_a_key_echoed_by_a_server_is_not_quoted_into_the_failure() -> None:
+    key = "sk-proj-" + "k" * 40
+    request = httpx2.Request("GET", "http://127.0.0.1:9/v1/files")
+    error = openai.AuthenticationError(
+        "Error code: 401",
+        response=httpx2.Response(401, request=request),
+        body={"message": f"Key {key} is not valid.", "type": "invalid_request_error"},
+    )
+    failure = classify(error, profile="dst")
+    assert str(failure) == (
+        "profile 'dst': GET /v1/files answered 401 invalid_request_error: Key [redacted] is "
+        "not valid.; check OPENAI_DST_API_KEY"
+    )

@@ -324,7 +324,7 @@ def main() -> int:
     parser.add_argument(
         "--with-limits",
         action="store_true",
-        help="a third phase: the call layer paced by the `limits` package (pip install limits)",
+        help="a third phase: the call layer paced by `limits` (pip install -e '.[bench]')",
     )
     args = parser.parse_args()
     port = free_port()

@@ -134,6 +134,7 @@ class OpenAIClients:
             except openai.OpenAIError as error:
                 reached = profile in self._reached
                 failure = classify(error, profile=profile, idempotent=idempotent, reached=reached)
+                failure.__cause__ = error  # the SDK's error, for whoever reads the chain
                 if not isinstance(error, openai.APIStatusError):
                     await self.pacer.release_probe(profile, model)  # no headers will come
             finally:

@@ -1,4 +1,4 @@
-"""`ferry doctor` shows a profile out of quota, as every worker sees it."""
+"""A profile out of quota is marked for every worker, and `ferry doctor` shows the mark."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from schemas.keys import RedisKeys
 from tests.conftest import SandboxProject
 from worker.doctor import run_checks
 from worker.openai.errors import QuotaExhausted
-from worker.openai.quota import mark_exhausted
+from worker.openai.quota import clear, exhaustion, mark_exhausted
 from worker.settings import Profile, Settings
 
 
-async def test_doctor_shows_a_profile_out_of_quota(
+async def test_doctor_shows_a_profile_marked_out_of_quota(
     db: asyncpg.Pool,
     settings: Settings,
     redis: ArqRedis,
@@ -52,3 +52,15 @@ async def test_doctor_shows_a_profile_out_of_quota(
         checks["quota dst"].detail,
     )
     assert checks["profile src"].ok and checks["profile dst"].ok
+
+
+async def test_a_mark_lives_as_long_as_its_cooldown_unless_cleared(
+    redis: ArqRedis, key_prefix: str
+) -> None:
+    keys = RedisKeys(key_prefix)
+    spent = QuotaExhausted("out", profile="dst", request="GET /v1/files", code="insufficient_quota")
+    await mark_exhausted(redis, keys, spent, cooldown_s=90)
+    assert 89_000 < await redis.pttl(keys.openai_quota("dst")) <= 90_000  # Redis expires it
+    assert await clear(redis, keys, "dst") is True
+    assert await exhaustion(redis, keys, "dst") is None
+    assert await clear(redis, keys, "dst") is False

@@ -177,9 +177,11 @@ def _from_status(
         )
     if status == 403:
         return ProfileMisconfigured(f"{message}; check {prefix}ORG_ID and PROJECT_ID", **args)
-    if status == 404 and not is_openai:
+    # OpenAI answers a route it does not have "Invalid URL (GET /files)"; other servers
+    # answer 404 with no OpenAI error at all. Either way the base URL is wrong, not an id.
+    if status == 404 and (not is_openai or said.startswith("Invalid URL")):
         return ProfileMisconfigured(
-            f"{message}; no OpenAI error came with it: check {prefix}BASE_URL "
+            f"{message}; the server has no such route: check {prefix}BASE_URL "
             "(it ends in /v1 for OpenAI and most compatible servers)",
             **args,
         )

@@ -68,3 +68,17 @@ class RedisKeys:
     def registry_channel(self) -> str:
         """Pub/sub channel of registry writes: every worker drops its stale copy at once."""
         return f"{self.prefix}:registry:changed"
+
+    # --- the OpenAI call layer (worker/openai/pacing.py, worker/openai/quota.py) ---
+
+    def openai_pacing(self, profile: str, model: str | None) -> str:
+        """A profile's shared rate budget for one model (`-`: calls that name none): a hash."""
+        return f"{self.prefix}:openai:pace:{profile}:{model or '-'}"
+
+    def openai_probe(self, profile: str, model: str | None) -> str:
+        """Held by the one call that learns a budget's limits from its answer's headers."""
+        return f"{self.prefix}:openai:probe:{profile}:{model or '-'}"
+
+    def openai_quota(self, profile: str) -> str:
+        """Set (with the cool-down as TTL) while a profile is out of quota: JSON of the error."""
+        return f"{self.prefix}:openai:quota:{profile}"

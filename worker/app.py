@@ -40,7 +40,7 @@ async def on_startup(ctx: dict[str, Any]) -> None:
     applied = await migrate(ctx["db"])
     if applied:
         log.info("migrations applied", versions=[m.version for m in applied])
-    ctx["openai"] = OpenAIClients(settings)
+    ctx["openai"] = OpenAIClients(settings, ctx["redis"], ctx["keys"])
     await start_config_cache(ctx, ttl_s=settings.registry_cache_ttl_s)
 
 

@@ -22,6 +22,7 @@ from store.migrate import pending
 from store.pool import create_pool as create_db_pool
 from worker.blobs import blob_store_from_url
 from worker.openai.clients import openai_client
+from worker.openai.quota import exhaustion
 from worker.settings import ApiStyle, Profile, Settings, SettingsError
 
 
@@ -138,6 +139,25 @@ async def check_profile(profile: Profile, settings: Settings) -> Check:
     return Check(name, True, f"{where}: reachable in {elapsed_ms:.0f} ms")
 
 
+async def check_quotas(settings: Settings, profiles: list[str]) -> list[Check]:
+    """Profiles marked out of quota in Redis: every worker refuses their jobs until it lapses."""
+    try:
+        redis = await create_pool(RedisSettings.from_dsn(settings.redis_url), retry=0)
+    except Exception:
+        return []  # check_redis has said why
+    keys = RedisKeys(settings.redis_key_prefix)
+    try:
+        marks = [await exhaustion(redis, keys, name) for name in profiles]
+    finally:
+        await redis.aclose()
+    return [
+        Check(f"quota {m.profile}", False, str(m.error()))
+        if m
+        else Check(f"quota {n}", True, "not marked out of quota")
+        for n, m in zip(profiles, marks, strict=True)
+    ]
+
+
 async def run_checks(settings: Settings) -> list[Check]:
     checks = [*await check_redis(settings), *await check_postgres(settings)]
     checks.append(await check_blob_store(settings))
@@ -150,6 +170,7 @@ async def run_checks(settings: Settings) -> list[Check]:
             Check("profiles", False, "none defined: set OPENAI_<NAME>_API_KEY (see .env.example)")
         )
     checks += await asyncio.gather(*(check_profile(p, settings) for p in profiles.values()))
+    checks += await check_quotas(settings, list(profiles))
     return checks
 
 

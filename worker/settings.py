@@ -9,10 +9,11 @@ defines profile `default`. Keys are secrets: they never leave this module except
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
@@ -57,12 +58,33 @@ class CloneMode(StrEnum):
 
 
 class Settings(StoreSettings):
-    """Everything a worker (and `ferry doctor`) reads from its environment."""
+    """Everything a worker (and `ferry doctor`) reads from its environment.
+
+    `Settings(profiles={...})` takes the connection profiles as given and reads none from
+    the environment: tests and programs embedding a worker do not depend on it.
+    """
+
+    def __init__(self, *args: Any, profiles: Mapping[str, Profile] | None = None, **kw: Any):
+        super().__init__(*args, **kw)
+        if profiles is not None:
+            for name, profile in profiles.items():
+                if profile.name != name:
+                    raise SettingsError(f"profile {name!r} is given as {profile.name!r}")
+            # Fills the cached property: the environment is never read for profiles.
+            self.__dict__["profiles"] = dict(profiles)
 
     log_level: Literal["debug", "info", "warn", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
 
     openai_timeout_s: float = Field(60.0, gt=0)
+    # Tries of one call (rate-limited, transient, busy) before its job fails with the error.
+    openai_max_attempts: int = Field(5, ge=1, le=20)
+    # A wait for the shared budget (or a retry) longer than this hands the job back to the
+    # queue (`arq.Retry(defer=…)`) instead of holding a worker slot asleep.
+    openai_max_inline_wait_s: float = Field(5.0, ge=0)
+    # After an `insufficient_quota` answer, every worker fails jobs on that profile at once
+    # for this long instead of calling again.
+    openai_quota_cooldown_s: int = Field(600, ge=1)
     max_concurrency: int = Field(3, ge=1, le=64)
     output_dir: Path = Path("./out")
 

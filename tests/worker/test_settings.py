@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import SecretStr
 
 from worker.openai.clients import openai_client
-from worker.settings import ApiStyle, Settings, SettingsError, load_profiles
+from worker.settings import ApiStyle, Profile, Settings, SettingsError, load_profiles
 
 SRC = "sk-proj-" + "s" * 40
 DST = "sk-proj-" + "d" * 40
@@ -87,3 +88,23 @@ async def test_the_client_reaches_the_sandbox_project_it_names(sandbox_project) 
     ).values()
     page = await openai_client(profile).files.list()
     assert page.data == []
+
+
+def test_profiles_given_to_settings_are_used_and_the_environment_is_not_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENAI_SRC_API_KEY", "sk-short")  # would be refused if read
+    with pytest.raises(SettingsError, match="OPENAI_SRC_API_KEY does not look like"):
+        Settings(_env_file=None).profiles  # noqa: B018
+    given = Profile(name="dst", api_key=SecretStr(DST), base_url="http://127.0.0.1:9/v1")
+    settings = Settings(_env_file=None, profiles={"dst": given})
+    assert settings.profiles == {"dst": given}
+    assert settings.profile("dst") is given
+    with pytest.raises(SettingsError, match="set OPENAI_SRC_API_KEY to define it"):
+        settings.profile("src")
+
+
+def test_a_profile_given_under_another_name_is_refused() -> None:
+    given = Profile(name="dst", api_key=SecretStr(DST))
+    with pytest.raises(SettingsError, match="profile 'src' is given as 'dst'"):
+        Settings(_env_file=None, profiles={"src": given})

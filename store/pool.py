@@ -20,6 +20,24 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+# Serialises schema creation: `CREATE SCHEMA IF NOT EXISTS` run by two sessions at once makes
+# one of them fail with a unique violation on pg_namespace.
+_SCHEMA_LOCK_ID = 0x4645_5253  # "FERS"
+
+
+async def ensure_schema(dsn: str, schema: str) -> None:
+    """Create `schema` if it is missing; safe when many processes start together."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with conn.transaction():
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock($1, hashtext($2))", _SCHEMA_LOCK_ID, schema
+            )
+            await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
+    finally:
+        await conn.close()
+
+
 async def create_pool(
     dsn: str,
     *,
@@ -34,14 +52,11 @@ async def create_pool(
     `create_schema` makes it first if it is missing (what migrating callers ask for).
     """
     if schema is not None and create_schema:
-        conn = await asyncpg.connect(dsn)
-        try:
-            await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
-        finally:
-            await conn.close()
+        await ensure_schema(dsn, schema)
     server_settings: dict[str, Any] = {"application_name": "ferry"}
     if schema is not None:
-        server_settings["search_path"] = schema
+        # Quoted as it was created: `MySchema` unquoted would name `myschema`.
+        server_settings["search_path"] = quote_ident(schema)
     return await asyncpg.create_pool(
         dsn,
         min_size=min_size,

@@ -13,12 +13,11 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any, ClassVar, Literal
 
 from arq import Retry
-from arq.worker import Worker
 from pydantic import BaseModel
 
 from schemas.jobs import Job
 from schemas.keys import Queue
-from worker.app import close_worker, worker_settings
+from worker.app import WorkerProcess
 from worker.kinds import JobContext, JobFailure, JobHandler
 from worker.settings import Settings
 
@@ -74,19 +73,20 @@ async def running_worker(
     settings: Settings,
     queue: Queue = Queue.chat,
     handlers: Sequence[JobHandler[Any]] = PROBE_HANDLERS,
-    **overrides: Any,
-) -> AsyncIterator[Worker]:
-    """An arq worker for `queue` running in this event loop until the block ends."""
-    worker = Worker(**{**worker_settings(queue, settings, handlers), **overrides})
-    task = asyncio.create_task(worker.async_run())
+) -> AsyncIterator[WorkerProcess]:
+    """A worker process's loop for `queue`, in this event loop, until the block ends.
+
+    At the end it stops as on SIGTERM: running jobs get the settings' grace to finish.
+    """
+    process = WorkerProcess([queue], settings, handlers)
+    task = asyncio.create_task(process.run())
+    ready = asyncio.create_task(process.ready.wait())
+    await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        ready.cancel()
+        task.result()  # raises what stopped it
     try:
-        yield worker
+        yield process
     finally:
-        # Stop taking jobs, let the running ones finish, then stop.
-        worker.allow_pick_jobs = False
-        if worker.tasks:
-            await asyncio.wait(list(worker.tasks.values()), timeout=10)
-        worker.handle_sig(signal.SIGUSR1)
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await close_worker(worker)
+        process.stop(signal.SIGTERM)
+        await task

@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 
 from schemas.assistants import AssistantSpec, SpecError
 from schemas.keys import RedisKeys
-from store import registry, registry_cache
+from store import registry, registry_writes
 from store.registry import RegistryEntry
 from worker.backends.port import RemoteAssistant
 
@@ -56,7 +56,7 @@ class ResponsesBackend:
                 [("name", f"profile {self._profile!r} already has an assistant {spec.name!r}")]
             )
         await self._check_knowledge(spec)
-        result = await registry_cache.write(self._db, self._redis, self._keys, self._profile, spec)
+        result = await registry_writes.write(self._db, self._redis, self._keys, self._profile, spec)
         return _remote(result.entry)
 
     async def update(self, assistant_id: str, spec: AssistantSpec) -> RemoteAssistant:
@@ -69,12 +69,12 @@ class ResponsesBackend:
         await self._check_knowledge(spec)
         if entry.name != spec.name:
             await registry.rename(self._db, self._profile, entry.name, spec.name)
-            await registry_cache.announce(
-                self._redis, self._keys, self._profile, entry.name, registry_cache.DELETED_VERSION
+            await registry_writes.announce(
+                self._redis, self._keys, self._profile, entry.name, registry_writes.DELETED_VERSION
             )
-        result = await registry_cache.write(self._db, self._redis, self._keys, self._profile, spec)
+        result = await registry_writes.write(self._db, self._redis, self._keys, self._profile, spec)
         if not result.changed and entry.name != spec.name:
-            await registry_cache.announce(
+            await registry_writes.announce(
                 self._redis, self._keys, self._profile, spec.name, result.entry.version
             )
         return _remote(result.entry)
@@ -84,7 +84,7 @@ class ResponsesBackend:
         entry = await self._entry(assistant_id)
         if entry is None:
             return False
-        return await registry_cache.delete(
+        return await registry_writes.delete(
             self._db, self._redis, self._keys, self._profile, entry.name
         )
 

@@ -1,7 +1,7 @@
 """A test-only job kind and a worker runner, for testing the pipeline itself.
 
-`ProbeJob` does what its payload says (echo, fail, crash, sleep, retry), and counts its runs in
-Redis, so a test can tell how many times it really ran.
+`ProbeJob` does what its payload says (echo, fail, crash, sleep, retry, time out inside), and
+counts its runs in Redis, so a test can tell how many times it really ran.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class ProbeJob(Job):
     result_model: ClassVar[type[BaseModel]] = ProbeResult
 
     message: str
-    action: Literal["echo", "fail", "crash", "sleep", "retry"] = "echo"
+    action: Literal["echo", "fail", "crash", "sleep", "retry", "inner_timeout"] = "echo"
     seconds: float = 0.0
     count: int = 1
 
@@ -57,6 +57,9 @@ async def run_probe(ctx: JobContext, job: ProbeJob) -> ProbeResult:
         raise RuntimeError(f"asked to crash: {job.message}")
     if job.action == "sleep":
         await asyncio.sleep(job.seconds)
+    if job.action == "inner_timeout":
+        async with asyncio.timeout(0.01):
+            await asyncio.sleep(1)  # a call of the job's own that timed out
     if job.action == "retry" and ctx.attempt < job.count:
         raise Retry(defer=0.05)
     return ProbeResult(echo=job.message, attempt=ctx.attempt)

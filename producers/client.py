@@ -125,7 +125,10 @@ class FerryClient:
             job_serializer=wire.dumps,
             job_deserializer=wire.loads,
         )
-        db = await create_db_pool(settings.database_url, schema=settings.database_schema)
+        # The client runs ledger and registry queries only: none leaves session state behind.
+        db = await create_db_pool(
+            settings.database_url, schema=settings.database_schema, keep_session=True
+        )
         return cls(redis, db, RedisKeys(settings.redis_key_prefix))
 
     async def enqueue(self, job: Job) -> JobHandle[Any]:

@@ -25,6 +25,7 @@ from store.migrate import migrate
 from store.outages import OUTAGES, until_it_lands
 from store.pool import create_pool as create_db_pool
 from worker.kinds import PRODUCT_HANDLERS, JobHandler
+from worker.ledger_batch import LedgerBatch
 from worker.openai.clients import OpenAIClients
 from worker.registry import start_config_cache, stop_config_cache
 from worker.runner import arq_functions, lease_s
@@ -53,6 +54,20 @@ async def on_startup(ctx: dict[str, Any]) -> None:
         ),
         cap_s=RECONNECT_CAP_S,
     )
+    # The worker's own ledger writes (attempt started, outcome, hand-back) do not wait for
+    # the disk: each follows an outcome already stored in Redis, or is recounted by the next
+    # run, so the sweeper rebuilds any a Postgres crash loses. Producers' writes stay durable.
+    ctx["ledger_db"] = await until_it_lands(
+        "postgres at start-up",
+        lambda: create_db_pool(
+            settings.database_url,
+            schema=settings.database_schema,
+            relaxed_commit=True,
+            keep_session=True,
+        ),
+        cap_s=RECONNECT_CAP_S,
+    )
+    ctx["ledger"] = LedgerBatch(ctx["ledger_db"])
     applied = await until_it_lands("migrations", lambda: migrate(ctx["db"]), cap_s=RECONNECT_CAP_S)
     if applied:
         log.info("migrations applied", versions=[m.version for m in applied])
@@ -64,8 +79,9 @@ async def on_shutdown(ctx: dict[str, Any]) -> None:
     await stop_config_cache(ctx)
     if "openai" in ctx:
         await ctx["openai"].aclose()
-    if "db" in ctx:
-        await ctx["db"].close()
+    for pool in ("ledger_db", "db"):
+        if pool in ctx:
+            await ctx[pool].close()
     if "redis" in ctx:
         await ctx["redis"].aclose()
 
@@ -107,6 +123,7 @@ class FerryWorker(Worker):
         # arq derives the lease from the longest function timeout; Ferry's runner narrows it
         # per job to the kind's own timeout as soon as the job starts.
         self.in_progress_timeout_s = lease_s
+        self.ctx = {**self.ctx, "lease_ms": int(lease_s * 1000)}
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
         readable = []

@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
 import structlog
 from redis.asyncio import Redis
 
@@ -20,6 +19,7 @@ from schemas.keys import RedisKeys
 from schemas.results import ErrorKind, JobError, JobOutcome, JobStatus
 from store import ledger
 from store.outages import until_it_lands
+from worker.ledger_batch import LedgerBatch
 
 log = structlog.get_logger("ferry.outcomes")
 
@@ -80,19 +80,17 @@ async def push(
 
 
 async def record(
-    db: asyncpg.Pool, redis: Redis, keys: RedisKeys, outcome: JobOutcome
+    writes: LedgerBatch, redis: Redis, keys: RedisKeys, outcome: JobOutcome
 ) -> JobOutcome:
     """Write a standing outcome to the ledger; if the ledger already has another, that one wins.
 
     The ledger is durable and Redis may forget: an outcome the ledger holds was pushed once
     already, so it is pushed again (replacing what Redis holds) and returned.
     """
-    landed = await until_it_lands(
-        "ledger outcome", lambda: ledger.finish(db, outcome, only_if_unfinished=True)
-    )
+    landed = await until_it_lands("ledger outcome", lambda: writes.finish(outcome))
     if landed:
         return outcome
-    row = await until_it_lands("ledger read", lambda: ledger.get(db, outcome.job_id))
+    row = await until_it_lands("ledger read", lambda: ledger.get(writes.pool, outcome.job_id))
     recorded = row.outcome() if row is not None else None
     if recorded is None or (
         recorded.status is outcome.status and recorded.result == outcome.result
@@ -108,7 +106,7 @@ async def record(
 
 
 async def publish(
-    db: asyncpg.Pool, redis: Redis, keys: RedisKeys, outcome: JobOutcome
+    writes: LedgerBatch, redis: Redis, keys: RedisKeys, outcome: JobOutcome
 ) -> JobOutcome:
     """Push `outcome` to waiters, then record it; returns the outcome that stands.
 
@@ -117,4 +115,4 @@ async def publish(
     the sweeper finds and records, so the job never runs again and never ends twice.
     """
     standing = await until_it_lands("outcome push", lambda: push(redis, keys, outcome))
-    return await record(db, redis, keys, standing)
+    return await record(writes, redis, keys, standing)

@@ -29,6 +29,7 @@ from store import ledger as ledger_store
 from store.ledger import LedgerJob
 from store.outages import OUTAGES
 from worker.kinds import JobContext, JobFailure, JobHandler
+from worker.ledger_batch import LedgerBatch
 from worker.outcomes import failed, publish, push, record
 
 log = structlog.get_logger("ferry.worker")
@@ -86,18 +87,22 @@ async def _begin(
 ) -> LedgerJob | JobOutcome:
     """Take the job's lease and count the attempt, or find the outcome it already has."""
     redis, keys = ctx["redis"], ctx["keys"]
-    async with redis.pipeline(transaction=False) as pipe:
-        pipe.get(keys.outcome(job_id))
-        # The kind's own lease, not the queue's longest: a short job whose worker dies is
-        # picked up again after its own timeout.
-        pipe.pexpire(
-            in_progress_key_prefix + ctx["job_id"], (model.timeout_s + LEASE_MARGIN_S) * 1000
-        )
-        stored, _ = await pipe.execute()
+    lease_ms = (model.timeout_s + LEASE_MARGIN_S) * 1000
+    # arq's first start of this id (in this Redis's lifetime) cannot follow an outcome: any
+    # earlier run bumped arq's try count, and an outcome is checked before any re-enqueue.
+    first_start = ctx["job_try"] == 1
+    # The kind's own lease, when shorter than the queue's: a short job whose worker dies is
+    # picked up again after its own timeout, not the longest one's.
+    narrow = lease_ms < ctx["lease_ms"]
+    stored = None
+    if narrow or not first_start:
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.get(keys.outcome(job_id))
+            pipe.pexpire(in_progress_key_prefix + ctx["job_id"], lease_ms)
+            stored, _ = await pipe.execute()
     if stored is not None:
-        return await record(ctx["db"], redis, keys, JobOutcome.model_validate_json(stored))
-    row = await ledger_store.start_attempt(
-        ctx["db"],
+        return await record(ctx["ledger"], redis, keys, JobOutcome.model_validate_json(stored))
+    row = await ctx["ledger"].start_attempt(
         job_id=job_id,
         kind=model.kind,
         queue=model.queue.value,
@@ -157,7 +162,7 @@ def _runner(handler: JobHandler[Any], kinds: dict[str, type[Job]]) -> ArqCorouti
         else:
             outcome = await _attempt(handler, job_ctx, job, ctx)
         # Shielded: if arq's deadline cancels us mid-write, the write still lands.
-        standing = await asyncio.shield(publish(job_ctx.db, job_ctx.redis, keys, outcome))
+        standing = await asyncio.shield(publish(ctx["ledger"], job_ctx.redis, keys, outcome))
         job_ctx.log.info("job finished", status=standing.status.value)
         return standing.model_dump(mode="json")
 
@@ -165,10 +170,10 @@ def _runner(handler: JobHandler[Any], kinds: dict[str, type[Job]]) -> ArqCorouti
     return run
 
 
-async def _hand_back(job_ctx: JobContext) -> None:
+async def _hand_back(ctx: dict[str, Any], job_id: str) -> None:
     """The ledger follows a job back to its queue; if Postgres is down, the next run recounts."""
     with contextlib.suppress(*OUTAGES):
-        await ledger_store.hand_back(job_ctx.db, job_ctx.job_id)
+        await ledger_store.hand_back(ctx["ledger_db"], job_id)
 
 
 async def _attempt(
@@ -199,17 +204,17 @@ async def _attempt(
                 ErrorKind.failed,
                 f"gave up after {job_ctx.attempt} attempts (the last asked to retry later)",
             )
-        await _hand_back(job_ctx)
+        await _hand_back(ctx, job_ctx.job_id)
         bound.info("job will retry")
         raise
     except asyncio.CancelledError:
         # The worker is stopping: arq puts the job back on its queue; the ledger follows.
-        await asyncio.shield(_hand_back(job_ctx))
+        await asyncio.shield(_hand_back(ctx, job_ctx.job_id))
         bound.warning("job handed back: the worker is stopping")
         raise
     except OUTAGES as error:
         # A store went away under the job: not the job's fault; it runs again later.
-        await _hand_back(job_ctx)
+        await _hand_back(ctx, job_ctx.job_id)
         raise _retry_later(ctx, job_ctx.job_id, error) from None
     except Exception as error:
         bound.exception("job crashed")
@@ -244,7 +249,8 @@ async def _reject(ctx: dict[str, Any], info: Any = None) -> dict[str, Any]:
 async def _finish_rejected(
     ctx: dict[str, Any], kind: str, envelope: Any, message: str, fields: list[FieldError]
 ) -> dict[str, Any]:
-    db, redis, keys = ctx["db"], ctx["redis"], ctx["keys"]
+    writes: LedgerBatch = ctx["ledger"]
+    db, redis, keys = writes.pool, ctx["redis"], ctx["keys"]
     job_id = keys.ledger_id(ctx["job_id"])
     readable = isinstance(envelope, dict) and not unstorable(envelope)
     try:
@@ -275,5 +281,5 @@ async def _finish_rejected(
         reason=message,
         fields=[f.model_dump() for f in fields],
     )
-    standing = await asyncio.shield(publish(db, redis, keys, outcome))
+    standing = await asyncio.shield(publish(writes, redis, keys, outcome))
     return standing.model_dump(mode="json")

@@ -22,7 +22,6 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import asyncpg
 import structlog
 from arq.connections import ArqRedis
 from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
@@ -33,6 +32,7 @@ from schemas.results import ErrorKind, JobOutcome
 from store import ledger
 from store.ledger import LedgerJob
 from store.outages import OUTAGES
+from worker.ledger_batch import LedgerBatch
 from worker.outcomes import failed, push, record
 
 log = structlog.get_logger("ferry.sweeper")
@@ -42,7 +42,7 @@ _CHUNK = 200
 
 
 async def sweep(
-    db: asyncpg.Pool,
+    writes: LedgerBatch,
     redis: ArqRedis,
     keys: RedisKeys,
     *,
@@ -51,14 +51,14 @@ async def sweep(
 ) -> dict[str, int]:
     """One pass over the unfinished jobs; returns how many were repaired, requeued or failed."""
     counts = {"repaired": 0, "requeued": 0, "failed": 0}
-    queued = await ledger.queued_before(db, older_than_s=queued_grace_s, limit=50_000)
-    running = await ledger.running_past_timeout(db, grace_s=running_grace_s, limit=50_000)
+    queued = await ledger.queued_before(writes.pool, older_than_s=queued_grace_s, limit=50_000)
+    running = await ledger.running_past_timeout(writes.pool, grace_s=running_grace_s, limit=50_000)
     for rows in (queued, running):
         for start in range(0, len(rows), _CHUNK):
             chunk = rows[start : start + _CHUNK]
             for job, seen in zip(chunk, await _look_up(redis, keys, chunk), strict=True):
                 try:
-                    action = await _repair(db, redis, keys, job, *seen)
+                    action = await _repair(writes, redis, keys, job, *seen)
                 except OUTAGES:
                     raise
                 except Exception as error:
@@ -71,7 +71,7 @@ async def sweep(
                         f"{error}",
                         attempts=job.attempts,
                     )
-                    await record(db, redis, keys, await push(redis, keys, outcome))
+                    await record(writes, redis, keys, await push(redis, keys, outcome))
                     action = "failed"
                 if action:
                     counts[action] += 1
@@ -81,19 +81,32 @@ async def sweep(
 async def _look_up(
     redis: ArqRedis, keys: RedisKeys, jobs: Sequence[LedgerJob]
 ) -> list[tuple[bytes | None, bytes | None, bool]]:
-    """Per job, in one round trip: its stored outcome, arq's result, whether arq holds it."""
+    """Per job: its stored outcome, arq's result, whether arq holds it. Two round trips.
+
+    Most jobs a sweep looks at are simply waiting their turn (arq holds them); only the rest
+    need their outcome and arq's result read.
+    """
     async with redis.pipeline(transaction=False) as pipe:
         for job in jobs:
             arq_id = keys.arq_job_id(job.id)
-            pipe.get(keys.outcome(job.id))
-            pipe.get(result_key_prefix + arq_id)
             pipe.exists(job_key_prefix + arq_id, in_progress_key_prefix + arq_id)
-        replies = await pipe.execute()
-    return [(replies[i], replies[i + 1], bool(replies[i + 2])) for i in range(0, len(replies), 3)]
+        held = [bool(count) for count in await pipe.execute()]
+    loose = [job for job, is_held in zip(jobs, held, strict=True) if not is_held]
+    found: dict[str, tuple[bytes | None, bytes | None]] = {}
+    if loose:
+        async with redis.pipeline(transaction=False) as pipe:
+            for job in loose:
+                pipe.get(keys.outcome(job.id))
+                pipe.get(result_key_prefix + keys.arq_job_id(job.id))
+            replies = await pipe.execute()
+        found = {job.id: (replies[2 * i], replies[2 * i + 1]) for i, job in enumerate(loose)}
+    return [
+        (*found.get(job.id, (None, None)), is_held) for job, is_held in zip(jobs, held, strict=True)
+    ]
 
 
 async def _repair(
-    db: asyncpg.Pool,
+    writes: LedgerBatch,
     redis: ArqRedis,
     keys: RedisKeys,
     job: LedgerJob,
@@ -105,7 +118,7 @@ async def _repair(
     if outcome is None and arq_result is not None:
         outcome = _ferry_outcome(job.id, arq_result)
     if outcome is not None:
-        await record(db, redis, keys, await push(redis, keys, outcome))
+        await record(writes, redis, keys, await push(redis, keys, outcome))
         log.warning("sweeper recorded an outcome the ledger missed", job_id=job.id)
         return "repaired"
     if held:
@@ -115,7 +128,7 @@ async def _repair(
     # arq refuses a job id whose result it still holds; that result is not Ferry's verdict.
     await redis.delete(result_key_prefix + arq_id)
     await redis.enqueue_job(job.kind, job.payload, _job_id=arq_id, _queue_name=queue)
-    await ledger.touch(db, job.id)
+    await ledger.touch(writes.pool, job.id)
     log.warning(
         "sweeper re-enqueued a job Redis had lost", job_id=job.id, kind=job.kind, was=job.status
     )
@@ -150,7 +163,7 @@ class Sweeper:
         if not await redis.set(keys.sweeper_tick(slot), b"1", nx=True, ex=interval * 2 + 1):
             return None
         counts = await sweep(
-            self._ctx["db"],
+            self._ctx["ledger"],
             redis,
             keys,
             queued_grace_s=interval,

@@ -82,7 +82,9 @@ class Cluster:
         self.workers: list[subprocess.Popen[bytes]] = []
         self.log = postgres.workdir / f"{self.prefix}.log"
 
-    def start_worker(self, *, bare: bool = False) -> subprocess.Popen[bytes]:
+    def start_worker(
+        self, *, bare: bool = False, sweep_every_s: int | None = None
+    ) -> subprocess.Popen[bytes]:
         command = [
             sys.executable, "-m", "tests.chaos.serve",
             "--redis", self.redis.url,
@@ -92,6 +94,8 @@ class Cluster:
         ]  # fmt: skip
         if bare:
             command.append("--bare")
+        if sweep_every_s is not None:
+            command += ["--sweep-every", str(sweep_every_s)]
         with self.log.open("ab") as log:
             process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=log)
         self.workers.append(process)

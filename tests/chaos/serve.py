@@ -60,12 +60,14 @@ async def run_noop(ctx: JobContext | dict[str, Any], job: Any = None) -> None:
 
 HANDLERS: list[JobHandler[Any]] = [JobHandler(ChaosJob, run_chaos), JobHandler(NoopJob, run_noop)]
 MAX_JOBS = 10
-# Short, so a chaos run sees the sweeper act within seconds (production: 30 s and 60 s).
+# Short, so a chaos run sees the sweeper act within seconds (production: 30 s and 5 s).
 SWEEPER_INTERVAL_S = 2
 SWEEPER_GRACE_S = 2
 
 
-def settings(redis_url: str, database_url: str, schema: str, prefix: str) -> Settings:
+def settings(
+    redis_url: str, database_url: str, schema: str, prefix: str, sweep_every_s: int
+) -> Settings:
     return Settings(
         _env_file=None,
         redis_url=redis_url,
@@ -75,7 +77,7 @@ def settings(redis_url: str, database_url: str, schema: str, prefix: str) -> Set
         log_level="warning",
         worker_max_jobs=MAX_JOBS,
         worker_shutdown_grace_s=1,
-        sweeper_interval_s=SWEEPER_INTERVAL_S,
+        sweeper_interval_s=sweep_every_s,
         sweeper_grace_s=SWEEPER_GRACE_S,
     )
 
@@ -104,12 +106,13 @@ def main() -> None:
     parser.add_argument("--schema", required=True)
     parser.add_argument("--prefix", required=True)
     parser.add_argument("--bare", action="store_true")
+    parser.add_argument("--sweep-every", type=int, default=SWEEPER_INTERVAL_S)
     args = parser.parse_args()
     configure_logging("warning", "json")
     if args.bare:
         asyncio.run(serve_bare_arq(args.redis, args.prefix))
     else:
-        ferry = settings(args.redis, args.db, args.schema, args.prefix)
+        ferry = settings(args.redis, args.db, args.schema, args.prefix, args.sweep_every)
         asyncio.run(run_workers([Queue.chat], ferry, HANDLERS))
 
 

@@ -10,6 +10,7 @@ from producers.client import FerryClient
 from schemas.keys import Queue
 from schemas.results import JobOutcome, JobStatus
 from tests.pipeline import ProbeJob, ProbeResult, running_worker
+from worker.ledger_batch import LedgerBatch
 from worker.settings import Settings
 from worker.sweeper import Sweeper, sweep
 
@@ -23,7 +24,9 @@ async def forget_everything_redis_knows(ferry: FerryClient) -> None:
 
 
 async def sweep_now(ferry: FerryClient, db: asyncpg.Pool) -> dict[str, int]:
-    return await sweep(db, ferry.redis, ferry.keys, queued_grace_s=10, running_grace_s=10)
+    return await sweep(
+        LedgerBatch(db), ferry.redis, ferry.keys, queued_grace_s=10, running_grace_s=10
+    )
 
 
 async def test_a_job_redis_lost_is_enqueued_again_by_the_sweeper_and_completes(
@@ -130,7 +133,7 @@ async def test_one_sweep_per_interval_per_deployment(
     ferry: FerryClient, settings: Settings, db: asyncpg.Pool, processes: int
 ) -> None:
     hourly = settings.model_copy(update={"sweeper_interval_s": 3600})
-    ctx = {"settings": hourly, "keys": ferry.keys, "redis": ferry.redis, "db": db}
+    ctx = {"settings": hourly, "keys": ferry.keys, "redis": ferry.redis, "ledger": LedgerBatch(db)}
     other = {**ctx, "keys": type(ferry.keys)(ferry.keys.prefix + "-other")}
     results = await asyncio.gather(
         *(Sweeper(ctx).run_once() for _ in range(processes)), Sweeper(other).run_once()

@@ -50,13 +50,14 @@ class ResponsesBackend:
         return _remote(entry) if entry else None
 
     async def create(self, spec: AssistantSpec) -> RemoteAssistant:
-        """A new registry entry; refused if the name is taken or its knowledge is missing."""
-        if await registry.get(self._db, self._profile, spec.name) is not None:
-            raise SpecError(
-                [("name", f"profile {self._profile!r} already has an assistant {spec.name!r}")]
-            )
+        """A new registry entry; refused if the name is taken or its knowledge is missing.
+
+        Insert-only, in one transaction: of two concurrent creates of one name, one succeeds.
+        """
         await self._check_knowledge(spec)
-        result = await registry_writes.write(self._db, self._redis, self._keys, self._profile, spec)
+        result = await registry_writes.create(
+            self._db, self._redis, self._keys, self._profile, spec
+        )
         return _remote(result.entry)
 
     async def update(self, assistant_id: str, spec: AssistantSpec) -> RemoteAssistant:
@@ -67,16 +68,10 @@ class ResponsesBackend:
                 f"no assistant {assistant_id} in profile {self._profile!r}"
             )
         await self._check_knowledge(spec)
-        if entry.name != spec.name:
-            await registry.rename(self._db, self._profile, entry.name, spec.name)
-            await registry_writes.announce(
-                self._redis, self._keys, self._profile, entry.name, registry_writes.DELETED_VERSION
-            )
-        result = await registry_writes.write(self._db, self._redis, self._keys, self._profile, spec)
-        if not result.changed and entry.name != spec.name:
-            await registry_writes.announce(
-                self._redis, self._keys, self._profile, spec.name, result.entry.version
-            )
+        # Rename and write in one transaction: a failed write leaves the old name in place.
+        result = await registry_writes.update(
+            self._db, self._redis, self._keys, self._profile, entry.name, spec
+        )
         return _remote(result.entry)
 
     async def delete(self, assistant_id: str) -> bool:

@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import asyncpg
 from arq.connections import ArqRedis, RedisSettings, create_pool
@@ -30,14 +30,18 @@ from store.ledger import LedgerJob
 from store.outages import OUTAGES
 from store.pool import create_pool as create_db_pool
 
-R = TypeVar("R", bound=BaseModel)
+R = TypeVar("R")
 
 
 class JobHandle(Generic[R]):
     """A job Ferry has accepted: its id, its status, and a way to await its result."""
 
     def __init__(
-        self, client: FerryClient, job_id: str, kind: str, result_model: type[R] | None
+        self,
+        client: FerryClient,
+        job_id: str,
+        kind: str,
+        result_model: type[BaseModel] | None,
     ) -> None:
         self._client = client
         self.job_id = job_id
@@ -62,14 +66,17 @@ class JobHandle(Generic[R]):
             raise ResultTimeout(self.job_id, timeout or 0)
         return outcome
 
-    async def result(self, timeout: float | None = None) -> R | dict[str, Any] | None:
-        """The job's typed result; raises the `JobFailed` subclass that says why it has none."""
+    async def result(self, timeout: float | None = None) -> R:
+        """The job's typed result; raises the `JobFailed` subclass that says why it has none.
+
+        A kind without a result model returns its result as a dict (or None).
+        """
         outcome = await self.outcome(timeout)
         if outcome.status is not JobStatus.succeeded:
             raise error_for(outcome)
         if self._result_model is not None and outcome.result is not None:
-            return self._result_model.model_validate(outcome.result)
-        return outcome.result
+            return cast(R, self._result_model.model_validate(outcome.result))
+        return cast(R, outcome.result)
 
 
 def _storable(job: Job) -> tuple[dict[str, Any], str]:
@@ -131,7 +138,7 @@ class FerryClient:
         )
         return cls(redis, db, RedisKeys(settings.redis_key_prefix))
 
-    async def enqueue(self, job: Job) -> JobHandle[Any]:
+    async def enqueue(self, job: Job[R]) -> JobHandle[R]:
         """Record `job` in the ledger, then queue it; the same job twice is one job.
 
         Returns a handle either way: enqueueing a job id the ledger knows does not queue it
@@ -168,8 +175,8 @@ class FerryClient:
         return JobHandle(self, row.id, job.kind, job.result_model)
 
     def handle(
-        self, job_id: str, kind: str = "", result_model: type[R] | None = None
-    ) -> JobHandle[R]:
+        self, job_id: str, kind: str = "", result_model: type[BaseModel] | None = None
+    ) -> JobHandle[Any]:
         """A handle on a job accepted earlier (perhaps by another process)."""
         return JobHandle(self, job_id, kind, result_model)
 

@@ -27,7 +27,7 @@ class ProbeResult(BaseModel):
     attempt: int
 
 
-class ProbeJob(Job):
+class ProbeJob(Job[ProbeResult]):
     kind: ClassVar[str] = "test.probe"
     queue: ClassVar[Queue] = Queue.chat
     timeout_s: ClassVar[int] = 3

@@ -26,7 +26,7 @@ class ChaosResult(BaseModel):
     attempt: int
 
 
-class ChaosJob(Job):
+class ChaosJob(Job[ChaosResult]):
     """Sleeps a little, so a fault finds jobs running; idempotent, as every job must be."""
 
     kind: ClassVar[str] = "chaos.work"
@@ -40,7 +40,7 @@ class ChaosJob(Job):
     seconds: float = 0.0
 
 
-class NoopJob(Job):
+class NoopJob(Job[None]):
     kind: ClassVar[str] = "chaos.noop"
     queue: ClassVar[Queue] = Queue.chat
     timeout_s: ClassVar[int] = 30

@@ -10,13 +10,17 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
+import asyncpg
 from arq import Retry
 from pydantic import BaseModel
 
+from producers.client import FerryClient
 from schemas.jobs import Job
 from schemas.keys import Queue
+from schemas.results import JobOutcome, JobStatus
 from worker.app import WorkerProcess
 from worker.kinds import JobContext, JobFailure, JobHandler
 from worker.settings import Settings
@@ -69,6 +73,28 @@ PROBE_HANDLERS: list[JobHandler[Any]] = [
     JobHandler(ProbeJob, run_probe),
     JobHandler(BulkProbeJob, run_probe),
 ]
+
+
+async def died_after_pushing(
+    ferry: FerryClient, db: asyncpg.Pool, job_id: str, echo: str, *, started_s_ago: float = 0
+) -> JobOutcome:
+    """Leave `job_id` as a worker that pushed its success and died before the ledger write."""
+    await db.execute(
+        "UPDATE jobs SET status = 'running', attempts = 1, "
+        "started_at = now() - make_interval(secs => $2) WHERE id = $1",
+        job_id,
+        started_s_ago,
+    )
+    pushed = JobOutcome(
+        job_id=job_id,
+        kind=ProbeJob.kind,
+        status=JobStatus.succeeded,
+        result={"echo": echo, "attempt": 1},
+        attempts=1,
+        finished_at=datetime.now(UTC),
+    )
+    await ferry.redis.set(ferry.keys.outcome(job_id), pushed.model_dump_json())
+    return pushed
 
 
 @contextlib.asynccontextmanager

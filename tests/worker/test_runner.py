@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 import asyncpg
 import pytest
@@ -9,8 +8,8 @@ import pytest
 from producers.client import FerryClient
 from producers.errors import JobFailed, JobRejected, JobTimedOut
 from schemas.keys import Queue
-from schemas.results import ErrorKind, JobOutcome, JobStatus
-from tests.pipeline import ProbeJob, ProbeResult, running_worker
+from schemas.results import ErrorKind
+from tests.pipeline import ProbeJob, ProbeResult, died_after_pushing, running_worker
 from worker.settings import Settings
 
 GOOD = {"message": "hi"}
@@ -180,19 +179,7 @@ async def test_a_job_whose_outcome_is_stored_is_never_run_again(
     handle = await ferry.enqueue(ProbeJob(message="ran once"))
     after = await ferry.enqueue(ProbeJob(message="next in line"))
     # Its first worker pushed the outcome and died before the ledger write; arq still has it.
-    await db.execute(
-        "UPDATE jobs SET status = 'running', attempts = 1, started_at = now() WHERE id = $1",
-        handle.job_id,
-    )
-    first = JobOutcome(
-        job_id=handle.job_id,
-        kind=ProbeJob.kind,
-        status=JobStatus.succeeded,
-        result={"echo": "ran once", "attempt": 1},
-        attempts=1,
-        finished_at=datetime.now(UTC),
-    )
-    await ferry.redis.set(ferry.keys.outcome(handle.job_id), first.model_dump_json())
+    first = await died_after_pushing(ferry, db, handle.job_id, "ran once")
     async with running_worker(settings.model_copy(update={"worker_max_jobs": 1})):
         assert await handle.result(timeout=10) == ProbeResult(echo="ran once", attempt=1)
         # One worker slot, in order: once the next job is done, the first's ledger write is.

@@ -1,15 +1,14 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 import asyncpg
 import pytest
 
 from producers.client import FerryClient
 from schemas.keys import Queue
-from schemas.results import JobOutcome, JobStatus
-from tests.pipeline import ProbeJob, ProbeResult, running_worker
+from schemas.results import JobStatus
+from tests.pipeline import ProbeJob, ProbeResult, died_after_pushing, running_worker
 from worker.ledger_batch import LedgerBatch
 from worker.settings import Settings
 from worker.sweeper import Sweeper, sweep
@@ -79,20 +78,8 @@ async def test_a_success_already_pushed_is_recorded_never_contradicted(
     ferry: FerryClient, db: asyncpg.Pool
 ) -> None:
     handle = await ferry.enqueue(ProbeJob(message="done once"))
-    # The worker pushed a success, then died before its ledger write.
-    pushed = JobOutcome(
-        job_id=handle.job_id,
-        kind=ProbeJob.kind,
-        status=JobStatus.succeeded,
-        result={"echo": "done once", "attempt": 1},
-        attempts=1,
-        finished_at=datetime.now(UTC),
-    )
-    await ferry.redis.set(ferry.keys.outcome(handle.job_id), pushed.model_dump_json())
+    pushed = await died_after_pushing(ferry, db, handle.job_id, "done once", started_s_ago=3600)
     await ferry.redis.delete(f"arq:job:{ferry.keys.arq_job_id(handle.job_id)}")
-    await db.execute(
-        "UPDATE jobs SET status = 'running', attempts = 1, started_at = now() - interval '1 hour'"
-    )
 
     assert await sweep_now(ferry, db) == {"repaired": 1, "requeued": 0, "failed": 0}
     row = await ferry.ledger_row(handle.job_id)

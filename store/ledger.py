@@ -33,7 +33,7 @@ class LedgerJob:
     finished_at: datetime | None
 
     @classmethod
-    def from_row(cls, row: asyncpg.Record) -> LedgerJob:
+    def from_row(cls, row: asyncpg.Record | dict[str, Any]) -> LedgerJob:
         return cls(**{**dict(row), "status": JobStatus(row["status"])})
 
     def outcome(self) -> JobOutcome | None:
@@ -219,9 +219,12 @@ _FINISHED = "jobs.status IN ('succeeded', 'failed', 'cancelled')"
 
 
 async def start_attempts(
-    conn: asyncpg.Pool | asyncpg.Connection, job_ids: list[str]
+    conn: asyncpg.Pool | asyncpg.Connection, payloads: dict[str, dict[str, Any]]
 ) -> dict[str, LedgerJob]:
-    """`start_attempt` for many jobs in one statement; ids with no row are left out."""
+    """`start_attempt` for many jobs (id → the payload the caller holds) in one statement.
+
+    Ids with no row are left out. The payload is not read back: the caller has it already.
+    """
     rows = await conn.fetch(
         f"""
         UPDATE jobs SET
@@ -230,11 +233,13 @@ async def start_attempts(
             started_at = CASE WHEN {_FINISHED} THEN jobs.started_at ELSE now() END,
             updated_at = now()
         WHERE id = ANY($1::text[])
-        RETURNING {_COLUMNS}
+        RETURNING {_COLUMNS.replace("payload, ", "")}
         """,
-        job_ids,
+        list(payloads),
     )
-    return {row["id"]: LedgerJob.from_row(row) for row in rows}
+    return {
+        row["id"]: LedgerJob.from_row({**dict(row), "payload": payloads[row["id"]]}) for row in rows
+    }
 
 
 async def finish_many(

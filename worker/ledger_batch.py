@@ -80,7 +80,9 @@ class LedgerBatch:
         return await self._finishes.submit(outcome.job_id, outcome)
 
     async def _start_all(self, batch: dict[str, dict[str, Any]]) -> dict[str, LedgerJob]:
-        rows = await ledger.start_attempts(self.pool, list(batch))
+        rows = await ledger.start_attempts(
+            self.pool, {job_id: details["payload"] for job_id, details in batch.items()}
+        )
         for job_id in batch.keys() - rows.keys():
             # No row yet: a job put on the queue by hand. Rare; one statement each.
             rows[job_id] = await ledger.start_attempt(self.pool, job_id=job_id, **batch[job_id])

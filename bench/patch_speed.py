@@ -22,7 +22,7 @@ from harness import isolated_ferry, serve  # bench/harness.py (this folder is on
 from schemas.assistants import parse_spec
 from schemas.flows import BlockSpan, Edit, PatchPrompt
 from schemas.keys import Queue
-from store import registry_cache
+from store import registry_writes
 from worker.flows.parser import parse_prompt
 from worker.flows.patch import apply_exact
 
@@ -114,7 +114,7 @@ async def through_the_queue(jobs: int) -> tuple[list[float], list[float], list[f
     ids: list[str] = []
     async with isolated_ferry(__file__) as client:
         spec = parse_spec({"name": ASSISTANT, "model": "gpt-4o"})
-        await registry_cache.write(client.db, client.redis, client.keys, PROFILE, spec)
+        await registry_writes.write(client.db, client.redis, client.keys, PROFILE, spec)
         ops = client.flows
         await ops.import_prompt(PROFILE, ASSISTANT, big_prompt(), requested_by="bench")
         rng = random.Random(11)

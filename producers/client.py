@@ -7,34 +7,42 @@ async with await FerryClient.connect() as ferry:
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import asyncpg
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from pydantic import BaseModel
 
-from producers.errors import ResultTimeout, error_for
+from producers.errors import JobRejected, ResultTimeout, StoreUnavailable, error_for
 from producers.flows import FlowOperations
 from producers.settings import ClientSettings
 from producers.waiter import OutcomeWaiter
 from schemas import wire
 from schemas.jobs import Job
 from schemas.keys import RedisKeys
-from schemas.results import JobOutcome, JobStatus
+from schemas.results import ErrorKind, FieldError, JobError, JobOutcome, JobStatus
+from schemas.wire import MAX_JOB_BYTES, unstorable
 from store import ledger
 from store.ledger import LedgerJob
+from store.outages import OUTAGES
 from store.pool import create_pool as create_db_pool
 
-R = TypeVar("R", bound=BaseModel)
+R = TypeVar("R")
 
 
 class JobHandle(Generic[R]):
     """A job Ferry has accepted: its id, its status, and a way to await its result."""
 
     def __init__(
-        self, client: FerryClient, job_id: str, kind: str, result_model: type[R] | None
+        self,
+        client: FerryClient,
+        job_id: str,
+        kind: str,
+        result_model: type[BaseModel] | None,
     ) -> None:
         self._client = client
         self.job_id = job_id
@@ -59,14 +67,53 @@ class JobHandle(Generic[R]):
             raise ResultTimeout(self.job_id, timeout or 0)
         return outcome
 
-    async def result(self, timeout: float | None = None) -> R | dict[str, Any] | None:
-        """The job's typed result; raises the `JobFailed` subclass that says why it has none."""
+    async def result(self, timeout: float | None = None) -> R:
+        """The job's typed result; raises the `JobFailed` subclass that says why it has none.
+
+        A kind without a result model returns its result as a dict (or None).
+        """
         outcome = await self.outcome(timeout)
         if outcome.status is not JobStatus.succeeded:
             raise error_for(outcome)
         if self._result_model is not None and outcome.result is not None:
-            return self._result_model.model_validate(outcome.result)
-        return outcome.result
+            return cast(R, self._result_model.model_validate(outcome.result))
+        return cast(R, outcome.result)
+
+
+def _storable(job: Job) -> tuple[dict[str, Any], str]:
+    """The job's envelope and id, or `JobRejected` naming what cannot be stored."""
+    problems: list[FieldError] = []
+    try:
+        envelope, job_id = job.envelope(), job.job_id()
+    except (RecursionError, ValueError) as error:
+        envelope, job_id = {}, f"{job.kind}-unaccepted"
+        problems.append(FieldError(loc="payload", message=f"cannot be serialised: {error}"))
+    else:
+        problems += unstorable(envelope)
+        size = len(wire.dumps(envelope)) if not problems else 0
+        if size > MAX_JOB_BYTES:
+            problems.append(
+                FieldError(
+                    loc="payload",
+                    message=f"the job is {size} bytes, over the limit of {MAX_JOB_BYTES}: pass "
+                    "large data by reference (a file id, a URL)",
+                )
+            )
+    if problems:
+        raise JobRejected(
+            JobOutcome(
+                job_id=job_id,
+                kind=job.kind,
+                status=JobStatus.failed,
+                error=JobError(
+                    kind=ErrorKind.validation,
+                    message="the job cannot be stored; nothing was enqueued",
+                    fields=problems,
+                ),
+                finished_at=datetime.now(UTC),
+            )
+        )
+    return envelope, job_id
 
 
 class FerryClient:
@@ -87,37 +134,51 @@ class FerryClient:
             job_serializer=wire.dumps,
             job_deserializer=wire.loads,
         )
-        db = await create_db_pool(settings.database_url, schema=settings.database_schema)
+        # The client runs ledger and registry queries only: none leaves session state behind.
+        db = await create_db_pool(
+            settings.database_url, schema=settings.database_schema, keep_session=True
+        )
         return cls(redis, db, RedisKeys(settings.redis_key_prefix))
 
-    async def enqueue(self, job: Job) -> JobHandle[Any]:
+    async def enqueue(self, job: Job[R]) -> JobHandle[R]:
         """Record `job` in the ledger, then queue it; the same job twice is one job.
 
         Returns a handle either way: enqueueing a job id the ledger knows does not queue it
         again unless it is still waiting to run (which covers a crash between the two steps;
         arq refuses a job id it already holds, so it cannot run twice).
         """
-        envelope = job.envelope()
-        row, _ = await ledger.accept(
-            self.db,
-            job_id=job.job_id(),
-            kind=job.kind,
-            queue=job.queue.value,
-            payload=envelope,
-            timeout_s=job.timeout_s,
-        )
-        if row.status is JobStatus.queued:
-            await self.redis.enqueue_job(
-                job.kind,
-                envelope,
-                _job_id=self.keys.arq_job_id(row.id),
-                _queue_name=self.keys.queue(job.queue),
+        envelope, job_id = _storable(job)
+        try:
+            row, _ = await ledger.accept(
+                self.db,
+                job_id=job_id,
+                kind=job.kind,
+                queue=job.queue.value,
+                payload=envelope,
+                timeout_s=job.timeout_s,
             )
+        except OUTAGES as error:
+            raise StoreUnavailable("could not record the job in Postgres", error) from error
+        if row.status is JobStatus.queued:
+            try:
+                await self.redis.enqueue_job(
+                    job.kind,
+                    envelope,
+                    _job_id=self.keys.arq_job_id(row.id),
+                    _queue_name=self.keys.queue(job.queue),
+                )
+            except OUTAGES as error:
+                # Accepted but not queued: the sweeper queues it once Redis is back.
+                raise StoreUnavailable(
+                    f"job {row.id} is accepted but could not be queued in Redis (the sweeper "
+                    "will queue it)",
+                    error,
+                ) from error
         return JobHandle(self, row.id, job.kind, job.result_model)
 
     def handle(
-        self, job_id: str, kind: str = "", result_model: type[R] | None = None
-    ) -> JobHandle[R]:
+        self, job_id: str, kind: str = "", result_model: type[BaseModel] | None = None
+    ) -> JobHandle[Any]:
         """A handle on a job accepted earlier (perhaps by another process)."""
         return JobHandle(self, job_id, kind, result_model)
 
@@ -131,8 +192,9 @@ class FerryClient:
 
     async def finished_outcome(self, job_id: str) -> JobOutcome | None:
         """The outcome of `job_id` if it has finished (Redis first, then the ledger)."""
-        if (pushed := await self.redis.get(self.keys.outcome(job_id))) is not None:
-            return JobOutcome.model_validate_json(pushed)
+        with contextlib.suppress(*OUTAGES):  # Redis down: the ledger answers alone
+            if (pushed := await self.redis.get(self.keys.outcome(job_id))) is not None:
+                return JobOutcome.model_validate_json(pushed)
         row = await ledger.get(self.db, job_id)
         return row.outcome() if row else None
 

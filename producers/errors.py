@@ -17,6 +17,16 @@ class ResultTimeout(FerryError, TimeoutError):
         self.job_id = job_id
 
 
+class StoreUnavailable(FerryError, ConnectionError):
+    """Redis or Postgres could not be reached (the message says which, and the cause).
+
+    Enqueueing the same job again once it is back is safe: its id is the same, so it runs once.
+    """
+
+    def __init__(self, what: str, error: BaseException) -> None:
+        super().__init__(f"{what}: {type(error).__name__}: {error}")
+
+
 class JobFailed(FerryError):
     """The job finished without a result; `error` says why."""
 

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from schemas.keys import Queue
 from schemas.results import FieldError
 
+# What a kind's job returns: `class CloneJob(Job[CloneResult])` makes
+# `await (await client.enqueue(clone)).result()` a `CloneResult` for the type checker.
+ResultT = TypeVar("ResultT")
 
-class Job(BaseModel):
-    """Base of every job kind."""
+
+class Job(BaseModel, Generic[ResultT]):
+    """Base of every job kind; `Job[ResultModel]` names what it returns."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -51,10 +51,11 @@ class RedisKeys:
         """A channel no one publishes to; it keeps a producer's pub/sub connection open."""
         return f"{self.prefix}:client:{client_id}"
 
-    def sweeper_lock(self) -> str:
-        return f"{self.prefix}:sweeper:lock"
+    def sweeper_tick(self, slot: int) -> str:
+        """Taken by the first worker process to sweep in interval number `slot`."""
+        return f"{self.prefix}:sweeper:tick:{slot}"
 
-    # --- the assistant registry's config cache (worker/registry.py, store/registry_cache.py) ---
+    # --- the assistant registry's config cache (worker/registry.py, store/registry_writes.py) ---
 
     def assistant_config(self, profile: str, name: str) -> str:
         """A cached assistant config (JSON, with a TTL): `ferry:registry:config:<profile>:<n>`."""

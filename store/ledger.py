@@ -33,7 +33,7 @@ class LedgerJob:
     finished_at: datetime | None
 
     @classmethod
-    def from_row(cls, row: asyncpg.Record) -> LedgerJob:
+    def from_row(cls, row: asyncpg.Record | dict[str, Any]) -> LedgerJob:
         return cls(**{**dict(row), "status": JobStatus(row["status"])})
 
     def outcome(self) -> JobOutcome | None:
@@ -211,3 +211,54 @@ async def _select(
 async def touch(conn: asyncpg.Pool | asyncpg.Connection, job_id: str) -> None:
     """Note that the sweeper re-enqueued a job, so it waits a full interval before the next look."""
     await conn.execute("UPDATE jobs SET updated_at = now() WHERE id = $1", job_id)
+
+
+# --- batched forms, for a worker process's many jobs starting and finishing at once ---
+
+_FINISHED = "jobs.status IN ('succeeded', 'failed', 'cancelled')"
+
+
+async def start_attempts(
+    conn: asyncpg.Pool | asyncpg.Connection, payloads: dict[str, dict[str, Any]]
+) -> dict[str, LedgerJob]:
+    """`start_attempt` for many jobs (id → the payload the caller holds) in one statement.
+
+    Ids with no row are left out. The payload is not read back: the caller has it already.
+    """
+    rows = await conn.fetch(
+        f"""
+        UPDATE jobs SET
+            status = CASE WHEN {_FINISHED} THEN jobs.status ELSE 'running' END,
+            attempts = CASE WHEN {_FINISHED} THEN jobs.attempts ELSE jobs.attempts + 1 END,
+            started_at = CASE WHEN {_FINISHED} THEN jobs.started_at ELSE now() END,
+            updated_at = now()
+        WHERE id = ANY($1::text[])
+        RETURNING {_COLUMNS.replace("payload, ", "")}
+        """,
+        list(payloads),
+    )
+    return {
+        row["id"]: LedgerJob.from_row({**dict(row), "payload": payloads[row["id"]]}) for row in rows
+    }
+
+
+async def finish_many(
+    conn: asyncpg.Pool | asyncpg.Connection, outcomes: list[JobOutcome]
+) -> set[str]:
+    """Record outcomes of unfinished jobs (one per job) in one statement; the ids recorded."""
+    rows = await conn.fetch(
+        """
+        UPDATE jobs SET status = v.status, result = v.result, error = v.error,
+                        finished_at = v.finished_at, updated_at = now()
+        FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::jsonb[], $5::timestamptz[])
+             AS v(id, status, result, error, finished_at)
+        WHERE jobs.id = v.id AND jobs.status IN ('queued', 'running')
+        RETURNING jobs.id
+        """,
+        [o.job_id for o in outcomes],
+        [o.status.value for o in outcomes],
+        [o.result for o in outcomes],
+        [o.error.model_dump(mode="json") if o.error else None for o in outcomes],
+        [o.finished_at for o in outcomes],
+    )
+    return {row["id"] for row in rows}

@@ -129,11 +129,21 @@ async def version(db: Database, profile: str, name: str) -> int | None:
         )
 
 
-async def upsert(db: Database, profile: str, spec: AssistantSpec) -> WriteResult:
-    """Create or update `spec.name` in `profile` to equal `spec`; idempotent."""
+async def upsert(
+    db: Database, profile: str, spec: AssistantSpec, *, create_only: bool = False
+) -> WriteResult:
+    """Create or update `spec.name` in `profile` to equal `spec`; idempotent.
+
+    With `create_only` an existing name is refused (`SpecError` on `name`), in the same
+    transaction as the insert: of two concurrent creates, exactly one succeeds.
+    """
     async with connection(db) as conn, conn.transaction():
         await _serialise_writes(conn, profile)
         current = await _locked(conn, profile, spec.name)
+        if create_only and current is not None:
+            raise SpecError(
+                [("name", f"profile {profile!r} already has an assistant {spec.name!r}")]
+            )
         created = False
         if current is None:
             # Two first applies may race: the loser finds the winner's row and updates it.
@@ -146,6 +156,10 @@ async def upsert(db: Database, profile: str, spec: AssistantSpec) -> WriteResult
             )
             created = assistant_id is not None
             if not created:
+                if create_only:
+                    raise SpecError(
+                        [("name", f"profile {profile!r} already has an assistant {spec.name!r}")]
+                    )
                 current = await _locked(conn, profile, spec.name)
         changes = spec_changes(current.spec if current else None, spec)
         if current is not None and not changes:

@@ -1,7 +1,7 @@
 """A test-only job kind and a worker runner, for testing the pipeline itself.
 
-`ProbeJob` does what its payload says (echo, fail, crash, sleep, retry), and counts its runs in
-Redis, so a test can tell how many times it really ran.
+`ProbeJob` does what its payload says (echo, fail, crash, sleep, retry, time out inside), and
+counts its runs in Redis, so a test can tell how many times it really ran.
 """
 
 from __future__ import annotations
@@ -10,15 +10,18 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
+import asyncpg
 from arq import Retry
-from arq.worker import Worker
 from pydantic import BaseModel
 
+from producers.client import FerryClient
 from schemas.jobs import Job
 from schemas.keys import Queue
-from worker.app import close_worker, worker_settings
+from schemas.results import JobOutcome, JobStatus
+from worker.app import WorkerProcess
 from worker.kinds import JobContext, JobFailure, JobHandler
 from worker.settings import Settings
 
@@ -28,7 +31,7 @@ class ProbeResult(BaseModel):
     attempt: int
 
 
-class ProbeJob(Job):
+class ProbeJob(Job[ProbeResult]):
     kind: ClassVar[str] = "test.probe"
     queue: ClassVar[Queue] = Queue.chat
     timeout_s: ClassVar[int] = 3
@@ -36,7 +39,7 @@ class ProbeJob(Job):
     result_model: ClassVar[type[BaseModel]] = ProbeResult
 
     message: str
-    action: Literal["echo", "fail", "crash", "sleep", "retry"] = "echo"
+    action: Literal["echo", "fail", "crash", "sleep", "retry", "inner_timeout"] = "echo"
     seconds: float = 0.0
     count: int = 1
 
@@ -58,6 +61,9 @@ async def run_probe(ctx: JobContext, job: ProbeJob) -> ProbeResult:
         raise RuntimeError(f"asked to crash: {job.message}")
     if job.action == "sleep":
         await asyncio.sleep(job.seconds)
+    if job.action == "inner_timeout":
+        async with asyncio.timeout(0.01):
+            await asyncio.sleep(1)  # a call of the job's own that timed out
     if job.action == "retry" and ctx.attempt < job.count:
         raise Retry(defer=0.05)
     return ProbeResult(echo=job.message, attempt=ctx.attempt)
@@ -69,24 +75,47 @@ PROBE_HANDLERS: list[JobHandler[Any]] = [
 ]
 
 
+async def died_after_pushing(
+    ferry: FerryClient, db: asyncpg.Pool, job_id: str, echo: str, *, started_s_ago: float = 0
+) -> JobOutcome:
+    """Leave `job_id` as a worker that pushed its success and died before the ledger write."""
+    await db.execute(
+        "UPDATE jobs SET status = 'running', attempts = 1, "
+        "started_at = now() - make_interval(secs => $2) WHERE id = $1",
+        job_id,
+        started_s_ago,
+    )
+    pushed = JobOutcome(
+        job_id=job_id,
+        kind=ProbeJob.kind,
+        status=JobStatus.succeeded,
+        result={"echo": echo, "attempt": 1},
+        attempts=1,
+        finished_at=datetime.now(UTC),
+    )
+    await ferry.redis.set(ferry.keys.outcome(job_id), pushed.model_dump_json())
+    return pushed
+
+
 @contextlib.asynccontextmanager
 async def running_worker(
     settings: Settings,
     queue: Queue = Queue.chat,
     handlers: Sequence[JobHandler[Any]] = PROBE_HANDLERS,
-    **overrides: Any,
-) -> AsyncIterator[Worker]:
-    """An arq worker for `queue` running in this event loop until the block ends."""
-    worker = Worker(**{**worker_settings(queue, settings, handlers), **overrides})
-    task = asyncio.create_task(worker.async_run())
+) -> AsyncIterator[WorkerProcess]:
+    """A worker process's loop for `queue`, in this event loop, until the block ends.
+
+    At the end it stops as on SIGTERM: running jobs get the settings' grace to finish.
+    """
+    process = WorkerProcess([queue], settings, handlers)
+    task = asyncio.create_task(process.run())
+    ready = asyncio.create_task(process.ready.wait())
+    await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        ready.cancel()
+        task.result()  # raises what stopped it
     try:
-        yield worker
+        yield process
     finally:
-        # Stop taking jobs, let the running ones finish, then stop.
-        worker.allow_pick_jobs = False
-        if worker.tasks:
-            await asyncio.wait(list(worker.tasks.values()), timeout=10)
-        worker.handle_sig(signal.SIGUSR1)
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await close_worker(worker)
+        process.stop(signal.SIGTERM)
+        await task

@@ -1,43 +1,74 @@
-"""The worker process: arq settings per queue, start-up and shutdown, the sweeper's schedule."""
+"""The worker process: one set of resources for every queue it serves, workers that outlive
+Redis and Postgres blips, and the sweeper.
+
+A process opens one Redis pool, one Postgres pool (migrating once), one `OpenAIClients` and
+one registry listener, and shares them with an arq worker per queue. A connection error
+never ends the process: the worker whose poll loop it broke waits (with backoff) and starts
+polling again; jobs running meanwhile carry on.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from collections.abc import Sequence
 from typing import Any
 
 import structlog
-from arq.connections import RedisSettings
-from arq.cron import cron
+from arq.connections import RedisSettings, create_pool
 from arq.worker import Worker
 
 from schemas import wire
 from schemas.keys import Queue, RedisKeys
 from store.migrate import migrate
-from store.pool import create_pool
+from store.outages import OUTAGES, until_it_lands
+from store.pool import create_pool as create_db_pool
 from worker.kinds import PRODUCT_HANDLERS, JobHandler
-from worker.ledger import sweep
+from worker.ledger_batch import LedgerBatch
 from worker.openai.clients import OpenAIClients
 from worker.registry import start_config_cache, stop_config_cache
-from worker.runner import arq_functions
+from worker.runner import arq_functions, lease_s
 from worker.settings import Settings
+from worker.sweeper import Sweeper
 
 log = structlog.get_logger("ferry.worker")
 
 # Interactive work is picked up fast; bulk work can wait for arq's usual half second.
 POLL_DELAY_S = {Queue.chat: 0.02, Queue.patch: 0.1, Queue.clone: 0.5}
-SWEEP_FUNCTION = "ferry.sweep"
+# Longest wait between two attempts to poll again after an outage.
+RECONNECT_CAP_S = 5.0
 
 
 async def on_startup(ctx: dict[str, Any]) -> None:
-    """Open the Postgres pool (migrating first), the OpenAI clients and the config cache."""
+    """Open what every queue of the process shares: Postgres (migrated), OpenAI, the cache.
+
+    Waits for Postgres if it is not up yet (a compose start, an outage) instead of dying.
+    """
     settings: Settings = ctx["settings"]
     settings.profiles  # noqa: B018 - fail at start-up, not on the first job, if a key is bad
-    ctx["db"] = await create_pool(
-        settings.database_url, schema=settings.database_schema, create_schema=True
+    ctx["db"] = await until_it_lands(
+        "postgres at start-up",
+        lambda: create_db_pool(
+            settings.database_url, schema=settings.database_schema, create_schema=True
+        ),
+        cap_s=RECONNECT_CAP_S,
     )
-    applied = await migrate(ctx["db"])
+    # The worker's own ledger writes (attempt started, outcome, hand-back) do not wait for
+    # the disk: each follows an outcome already stored in Redis, or is recounted by the next
+    # run, so the sweeper rebuilds any a Postgres crash loses. Producers' writes stay durable.
+    ctx["ledger_db"] = await until_it_lands(
+        "postgres at start-up",
+        lambda: create_db_pool(
+            settings.database_url,
+            schema=settings.database_schema,
+            relaxed_commit=True,
+            keep_session=True,
+        ),
+        cap_s=RECONNECT_CAP_S,
+    )
+    ctx["ledger"] = LedgerBatch(ctx["ledger_db"])
+    applied = await until_it_lands("migrations", lambda: migrate(ctx["db"]), cap_s=RECONNECT_CAP_S)
     if applied:
         log.info("migrations applied", versions=[m.version for m in applied])
     ctx["openai"] = OpenAIClients(settings, ctx["redis"], ctx["keys"])
@@ -48,29 +79,11 @@ async def on_shutdown(ctx: dict[str, Any]) -> None:
     await stop_config_cache(ctx)
     if "openai" in ctx:
         await ctx["openai"].aclose()
-    if "db" in ctx:
-        await ctx["db"].close()
-
-
-async def run_sweep(ctx: dict[str, Any]) -> dict[str, int]:
-    """arq cron job: one sweep across every queue, by one worker at a time."""
-    settings: Settings = ctx["settings"]
-    keys: RedisKeys = ctx["keys"]
-    interval = settings.sweeper_interval_s
-    # One sweep per interval across every worker; an overlap would be harmless (every repair
-    # is guarded), only wasteful.
-    if not await ctx["redis"].set(keys.sweeper_lock(), b"1", nx=True, ex=interval):
-        return {}
-    counts = await sweep(
-        ctx["db"],
-        ctx["redis"],
-        keys,
-        queued_grace_s=interval,
-        running_grace_s=settings.sweeper_grace_s,
-    )
-    if any(counts.values()):
-        log.info("sweep", **counts)
-    return counts
+    for pool in ("ledger_db", "db"):
+        if pool in ctx:
+            await ctx[pool].close()
+    if "redis" in ctx:
+        await ctx["redis"].aclose()
 
 
 def worker_settings(
@@ -80,32 +93,15 @@ def worker_settings(
     *,
     burst: bool = False,
 ) -> dict[str, Any]:
-    """Keyword arguments for `arq.worker.Worker` serving one queue."""
+    """Keyword arguments for `FerryWorker` serving one queue (the shared pool and ctx aside)."""
     keys = RedisKeys(settings.redis_key_prefix)
     queue_handlers = [h for h in handlers if h.model.queue == queue]
     functions = arq_functions(queue_handlers)
-    step = min(settings.sweeper_interval_s, 60)
-    cron_jobs = [
-        cron(
-            run_sweep,
-            name=SWEEP_FUNCTION,
-            second=set(range(0, 60, step)),
-            run_at_startup=True,
-            timeout=120,
-            max_tries=1,
-        )
-    ]
-    names = {f.name for f in functions} | {SWEEP_FUNCTION}
     return {
         "functions": functions,
-        "cron_jobs": cron_jobs,
         "queue_name": keys.queue(queue),
-        "redis_settings": RedisSettings.from_dsn(settings.redis_url),
         "job_serializer": wire.dumps,
-        "job_deserializer": wire.job_loads(names),
-        "on_startup": on_startup,
-        "on_shutdown": on_shutdown,
-        "ctx": {"settings": settings, "keys": keys},
+        "job_deserializer": wire.job_loads({f.name for f in functions}),
         "max_jobs": settings.worker_max_jobs,
         "poll_delay": POLL_DELAY_S[queue],
         "health_check_interval": 30,
@@ -115,27 +111,144 @@ def worker_settings(
         "burst": burst,
         # Ferry's outcomes live in the ledger; arq's copy serves arq's own tools for a day.
         "keep_result": 86_400,
+        "lease_s": lease_s(queue_handlers),
     }
 
 
-async def close_worker(worker: Worker) -> None:
-    """Close a stopped worker: its shutdown hook runs even when jobs were handed back.
+class FerryWorker(Worker):
+    """arq's worker on a shared Redis pool, with the kind's lease and unreadable ids dropped."""
 
-    arq's `close` gathers the worker's job tasks, and one cancelled on shutdown would raise
-    there and skip `on_shutdown`; they are settled here first.
-    """
-    await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
-    worker.tasks.clear()
-    await worker.close()
+    def __init__(self, *, lease_s: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # arq derives the lease from the longest function timeout; Ferry's runner narrows it
+        # per job to the kind's own timeout as soon as the job starts.
+        self.in_progress_timeout_s = lease_s
+        self.ctx = {**self.ctx, "lease_ms": int(lease_s * 1000)}
+
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        readable = []
+        for raw in job_ids:
+            try:
+                raw.decode()
+            except UnicodeDecodeError:
+                # No job id, so no one to tell: arq would fail on it at every poll.
+                log.error("dropped a queue entry whose id is not text", entry=repr(raw[:80]))
+                await self.pool.zrem(self.queue_name, raw)
+            else:
+                readable.append(raw)
+        await super().start_jobs(readable)
+
+    def settle_slots(self) -> None:
+        """Give back job slots an outage took between claiming a job and starting it."""
+        running = sum(not task.done() for task in self.tasks.values())
+        while self.job_counter > running:
+            self.job_counter -= 1
+            self.sem.release()
+
+    async def close(self) -> None:
+        """Stop and settle the jobs; the pool is the process's, closed on shutdown."""
+        self.handle_sig(signal.SIGUSR1)
+        # A job cancelled on shutdown raises here; it was handed back already.
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        self.tasks.clear()
+        with contextlib.suppress(*OUTAGES):
+            await self.pool.delete(self.health_check_key)
 
 
-async def _serve(worker: Worker) -> None:
-    try:
-        await worker.async_run()
-    except asyncio.CancelledError:
-        # arq stops a worker by cancelling its main task; anything else is ours to propagate.
-        if worker.main_task is None or not worker.main_task.cancelled():
-            raise
+async def serve(worker: FerryWorker, stopping: asyncio.Event) -> None:
+    """Run `worker` until it stops; an error in its poll loop only pauses it."""
+    loop = asyncio.get_running_loop()
+    delay = 0.1
+    while not stopping.is_set():
+        started = loop.time()
+        try:
+            await worker.async_run()
+            return
+        except asyncio.CancelledError:
+            # arq stops a worker by cancelling its main task; anything else is ours to propagate.
+            if worker.main_task is None or not worker.main_task.cancelled():
+                raise
+            return
+        except Exception as error:
+            if stopping.is_set():
+                return
+            if loop.time() - started > 30:
+                delay = 0.1
+            level = log.warning if isinstance(error, OUTAGES) else log.exception
+            level(
+                "worker lost a store; polling again",
+                queue=worker.queue_name,
+                error=f"{type(error).__name__}: {error}",
+                retry_in_s=delay,
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), delay)
+            worker.settle_slots()
+            delay = min(delay * 2, RECONNECT_CAP_S)
+
+
+class WorkerProcess:
+    """Serves `queues` with one set of resources until `stop` (or, with `burst`, until idle)."""
+
+    def __init__(
+        self,
+        queues: Sequence[Queue],
+        settings: Settings,
+        handlers: Sequence[JobHandler[Any]] = PRODUCT_HANDLERS,
+        *,
+        burst: bool = False,
+    ) -> None:
+        self.queues, self.settings, self.handlers, self.burst = queues, settings, handlers, burst
+        self.ctx: dict[str, Any] = {
+            "settings": settings,
+            "keys": RedisKeys(settings.redis_key_prefix),
+        }
+        self.workers: list[FerryWorker] = []
+        self.ready = asyncio.Event()
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        settings = self.settings
+        try:
+            self.ctx["redis"] = await until_it_lands(
+                "redis at start-up",
+                lambda: create_pool(
+                    RedisSettings.from_dsn(settings.redis_url),
+                    job_serializer=wire.dumps,
+                    job_deserializer=wire.loads,
+                ),
+                cap_s=RECONNECT_CAP_S,
+            )
+            await on_startup(self.ctx)
+            self.workers = [
+                FerryWorker(
+                    **worker_settings(q, settings, self.handlers, burst=self.burst),
+                    redis_pool=self.ctx["redis"],
+                    ctx=self.ctx,
+                )
+                for q in self.queues
+            ]
+            sweeper = asyncio.create_task(Sweeper(self.ctx).run_forever(), name="ferry-sweeper")
+            log.info("worker started", queues=[q.value for q in self.queues])
+            self.ready.set()
+            try:
+                await asyncio.gather(*(serve(w, self._stopping) for w in self.workers))
+            finally:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
+                for worker in self.workers:
+                    await worker.close()
+        finally:
+            await on_shutdown(self.ctx)
+            log.info("worker stopped")
+
+    def stop(self, signum: signal.Signals = signal.SIGTERM) -> None:
+        """Stop taking jobs, let running ones finish for the grace period, hand back the rest."""
+        log.info("stopping", signal=signum.name, queues=[q.value for q in self.queues])
+        self._stopping.set()
+        for worker in self.workers:
+            worker.handle_sig_wait_for_completion(signum)
 
 
 async def run_workers(
@@ -150,22 +263,12 @@ async def run_workers(
     On a signal every worker stops taking jobs, lets running ones finish for
     `worker_shutdown_grace_s`, and hands back (re-queues) whatever is still running.
     """
-    workers = [Worker(**worker_settings(q, settings, handlers, burst=burst)) for q in queues]
+    process = WorkerProcess(queues, settings, handlers, burst=burst)
     loop = asyncio.get_running_loop()
-
-    def stop(signum: signal.Signals) -> None:
-        log.info("stopping", signal=signum.name, queues=[q.value for q in queues])
-        for worker in workers:
-            worker.handle_sig_wait_for_completion(signum)
-
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop, signum)
-    log.info("worker started", queues=[q.value for q in queues])
+        loop.add_signal_handler(signum, process.stop, signum)
     try:
-        await asyncio.gather(*(_serve(worker) for worker in workers))
+        await process.run()
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
-        for worker in workers:
-            await close_worker(worker)
-        log.info("worker stopped")

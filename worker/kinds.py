@@ -7,10 +7,12 @@ Each job kind's module (`worker/clone/…`, `worker/chat/…`, `worker/flows/…
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import asyncpg
+import structlog
 from arq.connections import ArqRedis
 from pydantic import BaseModel
 
@@ -18,6 +20,7 @@ from schemas.jobs import Job
 from schemas.keys import RedisKeys
 
 if TYPE_CHECKING:
+    from worker.backends.port import AssistantBackend
     from worker.openai.clients import OpenAIClients
     from worker.registry import ConfigCache
     from worker.settings import Settings
@@ -27,9 +30,14 @@ J = TypeVar("J", bound=Job)
 
 @dataclass
 class JobContext:
-    """What a running job may use: connections, settings and who it is."""
+    """What a running job may use: connections, settings, a logger and who it is.
+
+    The connections are the worker process's own, shared by every job and queue it serves.
+    """
 
     job_id: str
+    kind: str
+    # The ledger's count: 1 on the first run, counting re-runs after a worker died.
     attempt: int
     settings: Settings
     db: asyncpg.Pool
@@ -37,7 +45,27 @@ class JobContext:
     keys: RedisKeys
     openai: OpenAIClients
     configs: ConfigCache
-    extra: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def log(self) -> structlog.stdlib.BoundLogger:
+        """A logger bound to this job's id, kind and attempt."""
+        return structlog.get_logger("ferry.job").bind(
+            job_id=self.job_id, kind=self.kind, attempt=self.attempt
+        )
+
+    def backend(self, profile: str) -> AssistantBackend:
+        """The backend port over `profile`'s assistants (its API style decides which)."""
+        # Imported here: the backends import kinds' neighbours, and kinds must import nothing
+        # that imports it back.
+        from worker.backends.factory import backend_for
+
+        return backend_for(
+            self.settings.profile(profile),
+            self.openai.get(profile),
+            db=self.db,
+            redis=self.redis,
+            keys=self.keys,
+        )
 
 
 class JobFailure(Exception):

@@ -1,7 +1,7 @@
 """Workers read assistant configs through here: in-process copy, then Redis, then Postgres.
 
 Seed 002's missing piece. Reads are read-through with a TTL at both levels; every registry
-write (`store.registry_cache.announce`) publishes the new version, and a listener task in each
+write (`store.registry_writes.announce`) publishes the new version, and a listener task in each
 worker drops its stale in-process copy the moment the message arrives, so the next job runs
 the edited definition without a restart. If the listener loses its connection it clears the
 in-process copies when it reconnects, since it may have missed messages meanwhile.
@@ -22,7 +22,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from schemas.keys import RedisKeys
 from store import registry
-from store.registry_cache import CachedConfig, RegistryChange, decode_cached
+from store.registry_writes import CachedConfig, RegistryChange, decode_cached
 
 log = structlog.get_logger("ferry.registry")
 

@@ -105,9 +105,12 @@ class Settings(StoreSettings):
     worker_max_jobs: int = Field(10, ge=1)
     # Seconds a worker stopping on SIGTERM lets running jobs finish before handing them back.
     worker_shutdown_grace_s: int = Field(25, ge=0)
-    sweeper_interval_s: int = Field(30, ge=1)
-    # Extra seconds past a job's timeout before the sweeper calls a running job lost.
-    sweeper_grace_s: int = Field(60, ge=0)
+    # How often the sweeper repairs the ledger against Redis (once per interval per
+    # deployment); a queued job Redis lost is enqueued again within about this long.
+    sweeper_interval_s: int = Field(5, ge=1)
+    # Seconds past a running job's timeout before the sweeper, finding no worker holding it
+    # and no outcome, enqueues it again (its worker died and Redis lost its lease).
+    sweeper_grace_s: int = Field(5, ge=0)
     # How long a worker keeps an assistant config without asking again; edits reach workers
     # at once through the invalidation channel, this only bounds a missed message.
     registry_cache_ttl_s: int = Field(300, ge=1)

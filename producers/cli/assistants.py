@@ -25,7 +25,7 @@ from schemas.assistant_changes import FieldChange
 from schemas.assistants import AssistantSpec, SpecError, parse_spec
 from schemas.profiles import defined_profiles, environment, unknown_profile
 from schemas.registry_snapshot import RegistrySnapshot, read_import
-from store import registry, registry_cache
+from store import registry, registry_writes
 from store.registry import WriteResult
 
 app = typer.Typer(help="Assistant definitions in the registry.", no_args_is_help=True)
@@ -178,7 +178,7 @@ def apply(
         _refuse(error, f"{file}: ")
         raise typer.Exit(1) from None
     results = _run(
-        lambda s: registry_cache.write_many(
+        lambda s: registry_writes.write_many(
             s.db, s.redis, s.keys, profile, specs, labels=labels, dry_run=dry_run
         ),
         source=f"{file}: ",
@@ -192,7 +192,7 @@ def apply(
 @app.command()
 def delete(name: str, profile: ProfileOption = "default") -> None:
     """Delete an assistant (its links, tool resources and user threads go with it)."""
-    deleted = _run(lambda s: registry_cache.delete(s.db, s.redis, s.keys, profile, name))
+    deleted = _run(lambda s: registry_writes.delete(s.db, s.redis, s.keys, profile, name))
     if not deleted:
         console.print(
             f"[red]error:[/red] {escape(f'no assistant {name!r} in profile {profile!r}')}"
@@ -241,7 +241,7 @@ def import_(
         raise typer.Exit(1)
     _check_profile(target)
     results = _run(
-        lambda s: registry_cache.write_many(
+        lambda s: registry_writes.write_many(
             s.db, s.redis, s.keys, target, batch.specs, labels=batch.labels
         ),
         source=f"{file}: ",

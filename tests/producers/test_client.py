@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any, ClassVar
 
 import pytest
 
@@ -127,3 +128,38 @@ async def test_bad_payload_is_rejected_naming_the_field(
             await ferry.handle("bad-type").result(timeout=10)
     assert [f.loc for f in info.value.fields] == ["payload.message"]
     assert "payload.message" in str(info.value)
+
+
+class DataJob(ProbeJob):
+    kind: ClassVar[str] = "test.data"
+
+    data: dict[str, Any] = {}
+
+
+def nested(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(depth):
+        value = {"d": value}
+    return value
+
+
+@pytest.mark.parametrize(
+    ("job", "loc", "words"),
+    [
+        (ProbeJob(message="zero\x00byte"), "payload.message", "NUL character"),
+        (DataJob(message="k", data={"a\x00": 1}), "payload.data.a\x00", "key contains a NUL"),
+        (DataJob(message="deep", data=nested(200)), "payload.data" + ".d" * 63, "deeper than 64"),
+        (ProbeJob(message="x" * 10_000_000), "payload", "over the limit of 1048576"),
+    ],
+    ids=["nul", "nul-key", "depth", "10mb"],
+)
+async def test_a_job_that_cannot_be_stored_is_refused_at_the_client_naming_the_field(
+    ferry: FerryClient, job: ProbeJob, loc: str, words: str
+) -> None:
+    with pytest.raises(JobRejected) as info:
+        await ferry.enqueue(job)
+    [field] = info.value.fields
+    assert field.loc == loc
+    assert words in field.message
+    assert await ferry.jobs() == []
+    assert await ferry.redis.zcard(ferry.keys.queue(job.queue)) == 0

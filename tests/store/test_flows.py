@@ -9,14 +9,14 @@ from arq.connections import ArqRedis
 from schemas.assistants import parse_spec
 from schemas.flows import BlockSpan, BlockType
 from schemas.keys import RedisKeys
-from store import flows, registry_cache
+from store import flows, registry_writes
 
 MAPPING = [BlockSpan("block_0", BlockType.primeira_mensagem, 1, 4, 1)]
 
 
 async def make_flow(db: asyncpg.Pool, redis: ArqRedis, keys: RedisKeys) -> None:
     spec = parse_spec({"name": "sofia", "model": "gpt-4o"})
-    await registry_cache.write(db, redis, keys, "dst", spec)
+    await registry_writes.write(db, redis, keys, "dst", spec)
     await flows.append_version(
         db,
         profile="dst",
@@ -70,5 +70,5 @@ async def test_deleting_the_assistant_deletes_its_flow(
     db: asyncpg.Pool, redis: ArqRedis, key_prefix: str
 ) -> None:
     await make_flow(db, redis, RedisKeys(key_prefix))
-    assert await registry_cache.delete(db, redis, RedisKeys(key_prefix), "dst", "sofia")
+    assert await registry_writes.delete(db, redis, RedisKeys(key_prefix), "dst", "sofia")
     assert await db.fetchval("SELECT count(*) FROM prompt_versions") == 0

@@ -15,7 +15,7 @@ from producers.client import FerryClient
 from schemas.assistants import parse_spec
 from schemas.jobs import Job
 from schemas.keys import Queue, RedisKeys
-from store import registry_cache
+from store import registry_writes
 from tests.pipeline import running_worker
 from worker.kinds import JobContext, JobHandler
 from worker.registry import ConfigCache, UnknownAssistant
@@ -49,7 +49,7 @@ async def test_a_running_worker_uses_an_edit_on_its_very_next_job(
 ) -> None:
     keys = ferry.keys
     spec = parse_spec({"name": "trader", "model": "m", "instructions": "v1"})
-    await registry_cache.write(db, ferry.redis, keys, "dst", spec)
+    await registry_writes.write(db, ferry.redis, keys, "dst", spec)
     jobs = itertools.count()
 
     async def run(name: str) -> str:
@@ -64,7 +64,7 @@ async def test_a_running_worker_uses_an_edit_on_its_very_next_job(
         await db.execute("UPDATE assistants SET instructions = 'sneaked in'")
         assert await run("trader") == "v1"
         edited = spec.model_copy(update={"instructions": "v2"})
-        await registry_cache.write(db, ferry.redis, keys, "dst", edited)
+        await registry_writes.write(db, ferry.redis, keys, "dst", edited)
         assert await run("trader") == "v2"
 
 
@@ -73,21 +73,21 @@ async def test_every_worker_drops_its_copy_at_once_and_deletes_are_seen(
 ) -> None:
     keys = RedisKeys(prefix=key_prefix)
     spec = parse_spec({"name": "a", "model": "m", "instructions": "v1"})
-    await registry_cache.write(db, redis, keys, "dst", spec)
+    await registry_writes.write(db, redis, keys, "dst", spec)
     workers = [ConfigCache(redis, db, keys), ConfigCache(redis, db, keys)]
     for cache in workers:
         await cache.start()
     try:
         for cache in workers:
             assert (await cache.get("dst", "a")).version == 1
-        await registry_cache.write(db, redis, keys, "dst", spec.model_copy(update={"model": "m2"}))
+        await registry_writes.write(db, redis, keys, "dst", spec.model_copy(update={"model": "m2"}))
         for cache in workers:
 
             async def edited(cache: ConfigCache = cache) -> bool:
                 return (await cache.get("dst", "a")).spec.model == "m2"
 
             await eventually(edited, timeout=0.5)
-        await registry_cache.delete(db, redis, keys, "dst", "a")
+        await registry_writes.delete(db, redis, keys, "dst", "a")
         for cache in workers:
 
             async def gone(cache: ConfigCache = cache) -> bool:
@@ -108,10 +108,10 @@ async def test_a_stale_fill_of_the_shared_cache_is_not_served(
 ) -> None:
     keys = RedisKeys(prefix=key_prefix)
     spec = parse_spec({"name": "a", "model": "m", "instructions": "v1"})
-    await registry_cache.write(db, redis, keys, "dst", spec)
+    await registry_writes.write(db, redis, keys, "dst", spec)
     cache = ConfigCache(redis, db, keys)
     stale = (await cache.get("dst", "a")).model_dump_json()
-    await registry_cache.write(
+    await registry_writes.write(
         db, redis, keys, "dst", spec.model_copy(update={"instructions": "v2"})
     )
     # a reader that loaded v1 before the write stores it after the write's invalidation
@@ -127,12 +127,12 @@ async def test_a_read_that_raced_a_write_is_not_kept(
 ) -> None:
     keys = RedisKeys(prefix=key_prefix)
     spec = parse_spec({"name": "a", "model": "m", "instructions": "v1"})
-    await registry_cache.write(db, redis, keys, "dst", spec)
+    await registry_writes.write(db, redis, keys, "dst", spec)
     cache = ConfigCache(redis, db, keys)
     await cache.start()
     try:
         stale = (await ConfigCache(redis, db, keys).get("dst", "a")).model_dump_json()
-        await registry_cache.write(db, redis, keys, "dst", spec.model_copy(update={"model": "m2"}))
+        await registry_writes.write(db, redis, keys, "dst", spec.model_copy(update={"model": "m2"}))
 
         async def heard() -> bool:
             return cache.announced_version("dst", "a") == 2

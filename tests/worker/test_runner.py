@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import json
+
+import asyncpg
 import pytest
 
 from producers.client import FerryClient
-from producers.errors import JobRejected
+from producers.errors import JobFailed, JobRejected, JobTimedOut
 from schemas.keys import Queue
-from tests.pipeline import ProbeJob, ProbeResult, running_worker
+from schemas.results import ErrorKind
+from tests.pipeline import ProbeJob, ProbeResult, died_after_pushing, running_worker
 from worker.settings import Settings
 
 GOOD = {"message": "hi"}
@@ -76,3 +80,110 @@ async def test_bytes_that_are_not_json_are_rejected_and_the_worker_keeps_running
         good = await ferry.enqueue(ProbeJob(message="still here"))
         assert await good.result(timeout=10) == ProbeResult(echo="still here", attempt=1)
     assert "not JSON" in str(info.value)
+
+
+async def run_raw(ferry: FerryClient, job_id: str, body: bytes) -> JobRejected:
+    """Put `body` on the chat queue by hand, as a foreign producer might; the rejection."""
+    arq_id = ferry.keys.arq_job_id(job_id)
+    await ferry.redis.set(f"arq:job:{arq_id}", body)
+    await ferry.redis.zadd(ferry.keys.queue(Queue.chat), {arq_id: 1})
+    with pytest.raises(JobRejected) as info:
+        await ferry.handle(job_id).result(timeout=10)
+    return info.value
+
+
+def arq_job(**changes: object) -> bytes:
+    job = {"t": 1, "f": ProbeJob.kind, "a": [envelope()], "k": {}, "et": 1, **changes}
+    return json.dumps({k: v for k, v in job.items() if v is not DROP}).encode()
+
+
+DROP = object()
+
+
+@pytest.mark.parametrize(
+    ("body", "loc", "words"),
+    [
+        (arq_job(a=[envelope(), "extra"]), "(job)", "got 2 positional and 0 keyword"),
+        (arq_job(k={"colour": "red"}), "(job)", "got 1 positional and 1 keyword"),
+        (arq_job(et=DROP, k=DROP), None, None),
+        (arq_job(a=[envelope(payload={"message": "a\x00b"})]), "payload.message", "NUL"),
+        (
+            b'{"t":1,"f":"test.probe","k":{},"et":1,"a":[' + b"[" * 100_000,
+            "(job)",
+            "nested deeper than 64",
+        ),
+        (
+            arq_job(a=[{"kind": ProbeJob.kind, "deep": json.loads("[" * 200 + "]" * 200)}]),
+            "deep" + "[0]" * 64,
+            "nested deeper than 64",
+        ),
+        (arq_job(a=[envelope(payload={"message": "x" * 2_000_000})]), "(job)", "over the limit"),
+    ],
+    ids=[
+        "extra-arg",
+        "kwargs",
+        "no-et-no-k",
+        "nul",
+        "depth-bomb",
+        "deep",
+        "10mb",
+    ],
+)
+async def test_every_entry_on_the_queue_gets_an_outcome_whatever_its_shape(
+    ferry: FerryClient, settings: Settings, body: bytes, loc: str | None, words: str | None
+) -> None:
+    async with running_worker(settings):
+        if loc is None:
+            # Odd but readable: it runs.
+            arq_id = ferry.keys.arq_job_id("odd")
+            await ferry.redis.set(f"arq:job:{arq_id}", body)
+            await ferry.redis.zadd(ferry.keys.queue(Queue.chat), {arq_id: 1})
+            assert await ferry.handle("odd").outcome(timeout=10) is not None
+        else:
+            error = await run_raw(ferry, "odd", body)
+            assert [f.loc for f in error.fields] == [loc]
+            assert words in error.fields[0].message
+        good = await ferry.enqueue(ProbeJob(message="after"))
+        assert await good.result(timeout=10) == ProbeResult(echo="after", attempt=1)
+
+
+async def test_a_queue_entry_whose_id_is_not_text_is_dropped_and_the_worker_goes_on(
+    ferry: FerryClient, settings: Settings
+) -> None:
+    queue = ferry.keys.queue(Queue.chat)
+    async with running_worker(settings):
+        await ferry.redis.zadd(queue, {b"\xff\xfe-not-text": 1})
+        good = await ferry.enqueue(ProbeJob(message="after"))
+        assert await good.result(timeout=10) == ProbeResult(echo="after", attempt=1)
+    assert await ferry.redis.zcard(queue) == 0
+
+
+async def test_the_jobs_own_timeout_is_told_apart_from_a_timeout_inside_it(
+    ferry: FerryClient, settings: Settings
+) -> None:
+    async with running_worker(settings):
+        inner = await ferry.enqueue(ProbeJob(message="inner", action="inner_timeout"))
+        with pytest.raises(JobFailed) as info:
+            await inner.result(timeout=10)
+        overrun = await ferry.enqueue(ProbeJob(message="slow", action="sleep", seconds=10))
+        with pytest.raises(JobTimedOut):
+            await overrun.result(timeout=10)
+    assert type(info.value) is JobFailed
+    assert info.value.error.kind is ErrorKind.internal
+    assert info.value.error.message.startswith("TimeoutError inside the job")
+
+
+async def test_a_job_whose_outcome_is_stored_is_never_run_again(
+    ferry: FerryClient, settings: Settings, db: asyncpg.Pool
+) -> None:
+    handle = await ferry.enqueue(ProbeJob(message="ran once"))
+    after = await ferry.enqueue(ProbeJob(message="next in line"))
+    # Its first worker pushed the outcome and died before the ledger write; arq still has it.
+    first = await died_after_pushing(ferry, db, handle.job_id, "ran once")
+    async with running_worker(settings.model_copy(update={"worker_max_jobs": 1})):
+        assert await handle.result(timeout=10) == ProbeResult(echo="ran once", attempt=1)
+        # One worker slot, in order: once the next job is done, the first's ledger write is.
+        assert await after.result(timeout=10) == ProbeResult(echo="next in line", attempt=1)
+    assert await ferry.redis.get(f"{ferry.keys.prefix}:runs:{handle.job_id}") is None
+    row = await ferry.ledger_row(handle.job_id)
+    assert row is not None and row.outcome() == first

@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 
 from schemas.assistants import AssistantSpec, SpecError
 from schemas.keys import RedisKeys
-from store import registry, registry_cache
+from store import registry, registry_writes
 from store.registry import RegistryEntry
 from worker.backends.knowledge import Knowledge
 from worker.backends.port import RemoteAssistant
@@ -61,13 +61,14 @@ class ResponsesBackend:
         return _remote(entry) if entry else None
 
     async def create(self, spec: AssistantSpec) -> RemoteAssistant:
-        """A new registry entry; refused if the name is taken or its knowledge is missing."""
-        if await registry.get(self._db, self._profile, spec.name) is not None:
-            raise SpecError(
-                [("name", f"profile {self._profile!r} already has an assistant {spec.name!r}")]
-            )
+        """A new registry entry; refused if the name is taken or its knowledge is missing.
+
+        Insert-only, in one transaction: of two concurrent creates of one name, one succeeds.
+        """
         await self._check_knowledge(spec)
-        result = await registry_cache.write(self._db, self._redis, self._keys, self._profile, spec)
+        result = await registry_writes.create(
+            self._db, self._redis, self._keys, self._profile, spec
+        )
         return _remote(result.entry)
 
     async def update(self, assistant_id: str, spec: AssistantSpec) -> RemoteAssistant:
@@ -78,16 +79,10 @@ class ResponsesBackend:
                 f"no assistant {assistant_id} in profile {self._profile!r}"
             )
         await self._check_knowledge(spec)
-        if entry.name != spec.name:
-            await registry.rename(self._db, self._profile, entry.name, spec.name)
-            await registry_cache.announce(
-                self._redis, self._keys, self._profile, entry.name, registry_cache.DELETED_VERSION
-            )
-        result = await registry_cache.write(self._db, self._redis, self._keys, self._profile, spec)
-        if not result.changed and entry.name != spec.name:
-            await registry_cache.announce(
-                self._redis, self._keys, self._profile, spec.name, result.entry.version
-            )
+        # Rename and write in one transaction: a failed write leaves the old name in place.
+        result = await registry_writes.update(
+            self._db, self._redis, self._keys, self._profile, entry.name, spec
+        )
         return _remote(result.entry)
 
     async def delete(self, assistant_id: str) -> bool:
@@ -95,7 +90,7 @@ class ResponsesBackend:
         entry = await self._entry(assistant_id)
         if entry is None:
             return False
-        return await registry_cache.delete(
+        return await registry_writes.delete(
             self._db, self._redis, self._keys, self._profile, entry.name
         )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from schemas.flows import PRODUCTION_LABEL, PublishResult
 from store import flows as flow_store
-from store import registry, registry_cache
+from store import registry, registry_writes
 from worker.backends.factory import backend_for
 from worker.flows.compose import final_prompt, unchanged_prefix
 from worker.kinds import JobContext, JobFailure
@@ -79,5 +79,5 @@ async def _write_instructions(ctx: JobContext, flow: flow_store.Flow, final: str
             keys=ctx.keys,
         )
         await backend.update(entry.remote_id, spec)
-    await registry_cache.write(ctx.db, ctx.redis, ctx.keys, flow.profile, spec)
+    await registry_writes.write(ctx.db, ctx.redis, ctx.keys, flow.profile, spec)
     return profile.api_style.value

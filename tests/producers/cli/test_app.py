@@ -30,6 +30,7 @@ async def test_jobs_list_show_and_wait(
         ok = await ferry.enqueue(ProbeJob(message="listed"))
         bad = await ferry.enqueue(ProbeJob(message="broken", action="fail"))
         await ok.result(timeout=10)
+        await bad.outcome(timeout=10)  # both finished before the worker stops
     pending = await ferry.enqueue(ProbeJob(message="nobody runs me"))
 
     listed = await ferry_cli("jobs", "list")

@@ -13,7 +13,7 @@ from arq.connections import ArqRedis
 from schemas.assistants import parse_spec
 from schemas.keys import Queue, RedisKeys
 from store import flows as flow_store
-from store import registry, registry_cache
+from store import registry, registry_writes
 from tests.conftest import SandboxProject
 from tests.pipeline import running_worker
 from tests.producers.cli.conftest import FerryCLI
@@ -50,7 +50,7 @@ async def cli(
     monkeypatch.setenv("OPENAI_DST_API_KEY", sandbox_project.api_key)
     monkeypatch.setenv("OPENAI_DST_BASE_URL", sandbox_project.base_url)
     spec = parse_spec({"name": "sofia", "model": "gpt-4o", "instructions": "old"})
-    await registry_cache.write(db, redis, RedisKeys(key_prefix), "dst", spec)
+    await registry_writes.write(db, redis, RedisKeys(key_prefix), "dst", spec)
     ferry_cli.env.update(FERRY_PROFILE="dst", FERRY_USER="ops:maria")
     async with running_worker(settings, Queue.patch, FLOW_HANDLERS):
         yield ferry_cli

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 import pytest
 from arq.connections import ArqRedis
@@ -131,3 +133,34 @@ async def test_a_registry_definition_runs_as_responses_parameters(
     assert by_type["file_search"].vector_store_ids == [store.id]
     assert [t.name for t in response.tools if t.type == "function"] == ["get_price", "ask_analyst"]
     assert response.text.format.type == "json_schema" and response.text.format.name == "quote"
+
+
+async def test_two_concurrent_creates_of_one_name_one_succeeds(
+    sandbox_project: SandboxProject, db: asyncpg.Pool, redis: ArqRedis, key_prefix: str
+) -> None:
+    port = backend(sandbox_project, db, redis, key_prefix)
+    specs = [parse_spec({"name": "twin", "model": m}) for m in ("gpt-4o", "gpt-4o-mini")]
+    results = await asyncio.gather(*(port.create(s) for s in specs), return_exceptions=True)
+    created = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, SpecError)]
+    assert len(created) == 1 and len(refused) == 1
+    assert refused[0].problems == [("name", "profile 'dst' already has an assistant 'twin'")]
+    assert [a.spec.model for a in await port.list_all()] == [created[0].spec.model]
+
+
+async def test_an_update_that_fails_leaves_the_old_name(
+    sandbox_project: SandboxProject, db: asyncpg.Pool, redis: ArqRedis, key_prefix: str
+) -> None:
+    port = backend(sandbox_project, db, redis, key_prefix)
+    first = await port.create(parse_spec({"name": "first", "model": "gpt-4o"}))
+    # Calls a sub-assistant that does not exist: the write is refused after the rename ran.
+    broken = parse_spec(
+        {
+            "name": "renamed",
+            "model": "gpt-4o",
+            "tools": [{"type": "sub_assistant", "name": "ask", "assistant": "nobody"}],
+        }
+    )
+    with pytest.raises((SpecError, registry.RegistryError)):
+        await port.update(first.id, broken)
+    assert [a.spec.name for a in await port.list_all()] == ["first"]

@@ -11,7 +11,7 @@ import pytest
 from producers.client import FerryClient
 from schemas.assistants import parse_spec
 from schemas.keys import Queue
-from store import registry_cache
+from store import registry_writes
 from tests.conftest import SandboxProject
 from tests.pipeline import running_worker
 from worker.flows.jobs import FLOW_HANDLERS
@@ -63,6 +63,6 @@ async def flow_world(
     monkeypatch.setenv("OPENAI_DST_BASE_URL", sandbox_project.base_url)
     monkeypatch.setenv("OPENAI_DST_API_STYLE", api_style)
     spec = parse_spec({"name": ASSISTANT, "model": "gpt-4o", "instructions": "old prompt"})
-    await registry_cache.write(db, ferry.redis, ferry.keys, PROFILE, spec)
+    await registry_writes.write(db, ferry.redis, ferry.keys, PROFILE, spec)
     async with running_worker(settings, Queue.patch, FLOW_HANDLERS):
         yield FlowWorld(ferry, db, sandbox_project)

@@ -224,12 +224,13 @@ async def test_a_job_run_again_after_its_commit_finds_its_version_and_applies_no
     first = await (await flow_world.ferry.enqueue(job)).result(timeout=20)
     ctx = JobContext(
         job_id=job.job_id(),
+        kind=job.kind,
         attempt=2,
         settings=settings,
         db=flow_world.db,
         redis=flow_world.ferry.redis,
         keys=flow_world.ferry.keys,
-        openai=OpenAIClients(settings),
+        openai=OpenAIClients(settings, flow_world.ferry.redis, flow_world.ferry.keys),
         configs=None,  # type: ignore[arg-type] - a patch never reads configs
     )
     again = await run_patch(ctx, job)

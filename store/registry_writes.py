@@ -105,6 +105,35 @@ async def write(
     return result
 
 
+async def create(
+    db: registry.Database, redis: Redis, keys: RedisKeys, profile: str, spec: AssistantSpec
+) -> registry.WriteResult:
+    """Insert-only, in one transaction: a taken name is refused (`SpecError` on `name`)."""
+    result = await registry.upsert(db, profile, spec, create_only=True)
+    await announce(redis, keys, profile, spec.name, result.entry.version)
+    return result
+
+
+async def update(
+    db: asyncpg.Pool,
+    redis: Redis,
+    keys: RedisKeys,
+    profile: str,
+    current_name: str,
+    spec: AssistantSpec,
+) -> registry.WriteResult:
+    """Rename (when `spec.name` differs) and write, in one transaction; then announce both."""
+    async with db.acquire() as conn, conn.transaction():
+        if current_name != spec.name:
+            await registry.rename(conn, profile, current_name, spec.name)
+        result = await registry.upsert(conn, profile, spec)
+    if current_name != spec.name:
+        await announce(redis, keys, profile, current_name, DELETED_VERSION)
+    if result.changed or current_name != spec.name:
+        await announce(redis, keys, profile, spec.name, result.entry.version)
+    return result
+
+
 async def write_many(
     db: asyncpg.Pool,
     redis: Redis,

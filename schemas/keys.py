@@ -68,3 +68,17 @@ class RedisKeys:
     def registry_channel(self) -> str:
         """Pub/sub channel of registry writes: every worker drops its stale copy at once."""
         return f"{self.prefix}:registry:changed"
+
+    # --- the HTTP API (api/) ---
+
+    def job_events(self, job_id: str) -> str:
+        """A job's event stream (progress, text deltas, the outcome), read from the last id."""
+        return f"{self.prefix}:events:{job_id}"
+
+    def job_events_final(self, job_id: str) -> str:
+        """The stream id of a job's outcome event, once one was appended (it is appended once)."""
+        return f"{self.prefix}:events-final:{job_id}"
+
+    def idempotency(self, token_id: str, key: str) -> str:
+        """The job an API token's `Idempotency-Key` stands for."""
+        return f"{self.prefix}:idempotency:{token_id}:{key}"

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from producers.cli import assistants, db, jobs
+from producers.cli import api, assistants, db, jobs
 
 app = typer.Typer(
     name="ferry",
@@ -24,6 +24,7 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(assistants.app, name="assistants")
+app.add_typer(api.app, name="api")
 
 
 def _run_module(module: str, args: list[str]) -> None:

@@ -42,14 +42,13 @@ class RunningApi:
 
 
 def api_settings(settings: Settings, **overrides: Any) -> ApiSettings:
-    return ApiSettings(
-        _env_file=None,
-        database_url=settings.database_url,
-        database_schema=settings.database_schema,
-        redis_url=settings.redis_url,
-        redis_key_prefix=settings.redis_key_prefix,
-        **overrides,
-    )
+    stores = {
+        "database_url": settings.database_url,
+        "database_schema": settings.database_schema,
+        "redis_url": settings.redis_url,
+        "redis_key_prefix": settings.redis_key_prefix,
+    }
+    return ApiSettings(_env_file=None, **{**stores, **overrides})
 
 
 @contextlib.asynccontextmanager

@@ -51,6 +51,8 @@ def create_app(
         lifespan=lifespan,
         docs_url="/docs",
         redoc_url=None,
+        # Responses are documented with the request models (a spec is a spec either way).
+        separate_input_output_schemas=False,
     )
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)

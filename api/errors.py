@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from schemas.assistant_parts import TOOL_KINDS
 from schemas.assistants import field_path
 from schemas.results import FieldError
 
@@ -71,6 +72,8 @@ def _request_problems(errors: list[Any]) -> list[FieldError]:
         loc = tuple(item.get("loc", ()))
         where = loc[0] if loc else "body"
         loc = loc[1:]
+        if len(loc) > 1 and loc[0] in TOOL_KINDS:
+            loc = loc[1:]  # a body that is a tool: the union's tag
         if len(loc) > 1 and loc[0] == "response_format":
             loc = (loc[0], *loc[2:])  # the union branch's tag
         path = field_path(loc)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, RootModel
 
 from schemas.assistant_parts import ResponseFormat, Tool, ToolResources
 from schemas.assistants import AssistantSpec
@@ -14,6 +14,16 @@ from schemas.results import JobOutcome, JobStatus
 from store.ledger import LedgerJob
 from store.registry import HistoryEntry, RegistryEntry, WriteResult
 from store.tool_library import LibraryTool
+
+# Specs and tools as the registry, the CLI and the export show them: unset (None) fields
+# left out.
+_PLAIN = PlainSerializer(
+    lambda value: value.model_dump(mode="json", by_alias=True, exclude_none=True),
+    return_type=dict[str, Any],
+    when_used="json",
+)
+Spec = Annotated[AssistantSpec, _PLAIN]
+ToolDefinition = Annotated[Tool, _PLAIN]
 
 
 class Change(BaseModel):
@@ -32,7 +42,7 @@ class Assistant(BaseModel):
     remote_id: str | None
     created_at: datetime
     updated_at: datetime
-    spec: AssistantSpec
+    spec: Spec
 
     @classmethod
     def of(cls, entry: RegistryEntry) -> Assistant:
@@ -88,7 +98,7 @@ class Version(BaseModel):
     version: int
     written_at: datetime
     changes: list[Change]
-    spec: AssistantSpec
+    spec: Spec
 
     @classmethod
     def of(cls, entry: HistoryEntry) -> Version:
@@ -122,7 +132,7 @@ class LibraryToolOut(BaseModel):
     profile: str
     name: str
     version: int
-    definition: Tool
+    definition: ToolDefinition
     assistants: list[UUID]
     created_at: datetime
     updated_at: datetime
@@ -148,7 +158,7 @@ class LibraryToolList(BaseModel):
 class AssistantTool(BaseModel):
     """One tool of an assistant, and the library tool it came from (if any)."""
 
-    definition: Tool
+    definition: ToolDefinition
     library_tool_id: UUID | None = None
 
 

@@ -60,8 +60,9 @@ async def serving(
     config = uvicorn.Config(app, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     # A socket bound and listening before the server starts: requests made at once wait in
-    # its backlog until the app is up, so nothing has to poll for readiness.
-    listening = socket.socket()
+    # its backlog until the app is up, so nothing has to poll for readiness. IPPROTO_TCP
+    # named explicitly: asyncio sets TCP_NODELAY only on sockets that say they are TCP.
+    listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     listening.bind(("127.0.0.1", 0))
     listening.listen(128)
     port = listening.getsockname()[1]

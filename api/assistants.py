@@ -25,6 +25,7 @@ from schemas.assistants import AssistantSpec, SpecError, parse_spec
 from schemas.registry_snapshot import RegistrySnapshot, read_import
 from store import registry, registry_cache
 from store.api_tokens import Scope
+from store.registry import RegistryEntry
 
 router = APIRouter(prefix="/assistants", tags=["assistants"])
 State = Annotated[ApiState, Depends(api_state)]
@@ -36,6 +37,19 @@ writing = [Depends(need(Scope.registry_write))]
 
 def _etag(response: Response, version: int) -> None:
     response.headers["ETag"] = f'"{version}"'
+
+
+async def _write_at(
+    state: ApiState,
+    entry: RegistryEntry,
+    spec: AssistantSpec,
+    if_match: str | None,
+    response: Response,
+) -> AssistantWrite:
+    """Write `spec` over `entry`, at the version `If-Match` names (if any)."""
+    result = await write(state, entry.profile, spec, version=expected_version(if_match))
+    _etag(response, result.entry.version)
+    return AssistantWrite.of(result)
 
 
 @router.get("", dependencies=reading)
@@ -118,9 +132,7 @@ async def replace_assistant(
         raise spec_refused(
             SpecError([("name", f"is {entry.name!r}; renaming is not supported over HTTP")])
         )
-    result = await write(state, entry.profile, spec, version=expected_version(if_match))
-    _etag(response, result.entry.version)
-    return AssistantWrite.of(result)
+    return await _write_at(state, entry, spec, if_match, response)
 
 
 @router.patch("/{assistant_id}", dependencies=writing)
@@ -139,9 +151,7 @@ async def patch_assistant(
         spec = parse_spec(data)
     except SpecError as error:
         raise spec_refused(error) from None
-    result = await write(state, entry.profile, spec, version=expected_version(if_match))
-    _etag(response, result.entry.version)
-    return AssistantWrite.of(result)
+    return await _write_at(state, entry, spec, if_match, response)
 
 
 @router.delete("/{assistant_id}", dependencies=writing, status_code=status.HTTP_204_NO_CONTENT)

@@ -65,7 +65,7 @@ async def login_page(request: Request, error: str = "") -> Response:
 @router.post("/login")
 async def login(request: Request, state: State, token: Annotated[str, Form()]) -> Response:
     try:
-        found = await authenticate(request, state, token.strip())
+        await authenticate(request, state, token.strip())
     except ApiError:
         return templates.TemplateResponse(
             request, "login.html", {"error": "That token is not valid here."}, status_code=401
@@ -79,7 +79,6 @@ async def login(request: Request, state: State, token: Annotated[str, Form()]) -
         secure=request.url.scheme == "https",
         path="/",
     )
-    del found
     return response
 
 

@@ -23,6 +23,6 @@ class ApiState:
         return self.ferry.keys
 
 
-def api_state(request: Request) -> ApiState:
-    """A dependency: the app's shared state."""
+async def api_state(request: Request) -> ApiState:
+    """A dependency: the app's shared state (async: FastAPI would run a sync one in a thread)."""
     return request.app.state.ferry_api

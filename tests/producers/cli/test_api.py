@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import socket
+import sys
 
 import asyncpg
 import httpx
@@ -46,3 +49,29 @@ async def test_an_unknown_scope_is_refused_by_name(ferry_cli: FerryCLI) -> None:
     made = await ferry_cli("api", "token", "create", "--scope", "admin")
     assert made.code == 2
     assert "'admin' is not one of 'read', 'jobs:write', 'registry:write'" in made.out
+
+
+async def test_ferry_api_serve_answers_health_and_docs(cli_env: dict[str, str]) -> None:
+    with socket.socket() as probe:  # a port that was free a moment ago
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "from producers.cli.app import main; main()",
+        *("api", "serve", "--port", str(port)),
+        env=cli_env,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stderr is not None
+        async with asyncio.timeout(30):
+            while b"Application startup complete" not in await process.stderr.readline():
+                pass
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            assert (await http.get("/health")).json() == {"status": "ok"}
+            assert (await http.get("/docs")).status_code == 200
+            assert (await http.get("/assistants")).status_code == 401
+    finally:
+        process.terminate()
+        await process.wait()

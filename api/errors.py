@@ -69,6 +69,10 @@ def error_response(error: ApiError) -> JSONResponse:
 def _request_problems(errors: list[Any]) -> list[FieldError]:
     fields = []
     for item in errors:
+        if item.get("type") == "json_invalid":
+            reason = (item.get("ctx") or {}).get("error", "")
+            fields.append(FieldError(loc="body", message=f"not valid JSON: {reason}"))
+            continue
         loc = tuple(item.get("loc", ()))
         where = loc[0] if loc else "body"
         loc = loc[1:]

@@ -6,6 +6,7 @@ same body twice is one job), the ledger row before the queue.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import Annotated
 
@@ -111,15 +112,26 @@ async def job_result(
 ) -> JobOutcome | JobView:
     """The outcome once the job finished (200), or the job as it is after `wait` s (202).
 
-    The wait is the producer client's: pushed, never polled.
+    The wait is the producer client's: pushed, never polled. It starts while the job is
+    looked up (a 404 ends it), so the lookup adds no round trip to the wait.
     """
-    view = await _view(state, job_id)
-    if view.outcome is not None:
-        return view.outcome
+    waiting = None
     if wait > 0:
-        handle = state.ferry.handle(job_id, view.kind)
-        with contextlib.suppress(ResultTimeout):
-            return await handle.outcome(timeout=min(wait, state.settings.api_max_wait_s))
+        handle = state.ferry.handle(job_id)
+        timeout = min(wait, state.settings.api_max_wait_s)
+        waiting = asyncio.create_task(handle.outcome(timeout=timeout))
+    try:
+        view = await _view(state, job_id)
+        if view.outcome is not None:
+            return view.outcome
+        if waiting is not None:
+            with contextlib.suppress(ResultTimeout):
+                return await waiting
+    finally:
+        if waiting is not None and not waiting.done():
+            waiting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ResultTimeout):
+                await waiting
     response.status_code = status.HTTP_202_ACCEPTED
     return await _view(state, job_id)
 

@@ -2,8 +2,9 @@
 
 The stream (`RedisKeys.job_events`) holds `{"event": <JobEvent JSON>}` entries; a reader
 resumes after the last entry id it saw. Workers append `progress` (and, for chat-run,
-`delta`) entries as they go; the `outcome` entry is appended exactly once, after the job
-finished, and ends the stream.
+`delta`) entries as they go — `XADD … MAXLEN ~ STREAM_MAXLEN` and `EXPIRE … STREAM_TTL_S`
+in one transaction, so a stream nobody reads still goes away; the `outcome` entry is
+appended exactly once, after the job finished, and ends the stream.
 """
 
 from __future__ import annotations

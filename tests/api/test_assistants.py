@@ -85,7 +85,9 @@ async def test_bad_specs_name_each_field_and_change_nothing(http: httpx.AsyncCli
     not_json = await http.post(
         "/assistants", content=b"{nope", headers={"Content-Type": "application/json"}
     )
-    assert not_json.status_code == 422 and not_json.json()["error"]["fields"][0]["loc"] == "[1]"
+    assert fields(not_json) == {
+        "body": "not valid JSON: Expecting property name enclosed in double quotes"
+    }
     assert (await http.get("/assistants")).json() == {"data": []}
 
 

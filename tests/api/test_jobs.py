@@ -6,7 +6,7 @@ import asyncpg
 import httpx
 import pytest
 
-from schemas.job_events import STREAM_MAXLEN, JobEvent, JobEventType
+from schemas.job_events import STREAM_MAXLEN, STREAM_TTL_S, JobEvent, JobEventType
 from store.api_tokens import Scope
 from tests.api.conftest import RunningApi, api_settings, serving
 from tests.api.sse import events, read_all
@@ -98,6 +98,9 @@ async def test_bad_jobs_are_refused_with_the_clients_field_paths(http: httpx.Asy
     unknown = await http.post("/jobs/chat.run", json={"payload": {}})
     assert refusal(unknown, 404) == {"kind": "this API serves: test.bulk_probe, test.probe"}
     assert (await http.get("/jobs/test.probe-nope")).status_code == 404
+    # an unknown job is a 404 at once, not after the wait
+    unknown_result = await http.get("/jobs/test.probe-nope/result", params={"wait": 60}, timeout=10)
+    assert unknown_result.status_code == 404
     assert (await http.get("/jobs", params={"status": "sleeping"})).status_code == 422
 
 
@@ -122,12 +125,11 @@ async def run_steps(ctx: JobContext, job: StepsJob) -> ProbeResult:
     """As a job kind reports progress: entries on its event stream, then its result."""
     for step in (1, 2, 3):
         event = JobEvent(type=JobEventType.progress, data={"step": step, "of": 3})
-        await ctx.redis.xadd(
-            ctx.keys.job_events(ctx.job_id),
-            {"event": event.model_dump_json()},
-            maxlen=STREAM_MAXLEN,
-            approximate=True,
-        )
+        stream = ctx.keys.job_events(ctx.job_id)
+        async with ctx.redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(stream, {"event": event.model_dump_json()}, maxlen=STREAM_MAXLEN)
+            pipe.expire(stream, STREAM_TTL_S)
+            await pipe.execute()
     return ProbeResult(echo=job.message, attempt=ctx.attempt)
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 from arq.connections import ArqRedis
@@ -205,3 +207,17 @@ async def test_export_then_import_elsewhere_gives_the_same_specs(http: httpx.Asy
     assert fields(await http.post("/assistants/import", json=broken)) == {
         "assistants[0].model": "Field required"
     }
+
+
+async def test_two_writers_at_one_version_one_wins_one_gets_412(http: httpx.AsyncClient) -> None:
+    assistant_id = (await http.post("/assistants", json=SPEC)).json()["assistant"]["id"]
+    at_one = {"If-Match": '"1"'}
+    answers = await asyncio.gather(
+        http.patch(f"/assistants/{assistant_id}", json={"model": "a"}, headers=at_one),
+        http.patch(f"/assistants/{assistant_id}", json={"model": "b"}, headers=at_one),
+    )
+    assert sorted(answer.status_code for answer in answers) == [200, 412]
+    [winner] = [answer for answer in answers if answer.status_code == 200]
+    current = (await http.get(f"/assistants/{assistant_id}")).json()
+    assert current["version"] == 2
+    assert current["spec"]["model"] == winner.json()["assistant"]["spec"]["model"]

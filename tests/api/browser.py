@@ -15,6 +15,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 
 T = TypeVar("T")
@@ -29,7 +30,10 @@ def start_chromium() -> webdriver.Chrome:
     options.binary_location = binary
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
         options.add_argument(argument)
-    return webdriver.Chrome(service=Service(driver), options=options)
+    chromium = webdriver.Chrome(service=Service(driver), options=options)
+    # A new page's elements are looked for until it has loaded them (up to 10 s).
+    chromium.implicitly_wait(10)
+    return chromium
 
 
 class Browser:
@@ -66,12 +70,15 @@ class Browser:
 
         return await self.run(read)
 
-    async def click(self, css: str) -> None:
-        await self.run((await self.find(css)).click)
-
-    async def click_link(self, text: str) -> None:
-        element = await self.run(self.driver.find_element, By.LINK_TEXT, text)
+    async def follow(self, css: str = "", *, link: str = "") -> None:
+        """Click what leads to another page (a link, a form's button), and wait for that page."""
+        by, what = (By.LINK_TEXT, link) if link else (By.CSS_SELECTOR, css)
+        element = await self.run(self.driver.find_element, by, what)
+        old_page = await self.run(self.driver.find_element, By.TAG_NAME, "html")
         await self.run(element.click)
+        await self.run(
+            WebDriverWait(self.driver, 20, poll_frequency=0.05).until, staleness_of(old_page)
+        )
 
     async def type(self, css: str, value: str) -> None:
         await self.run((await self.find(css)).send_keys, value)

@@ -57,7 +57,8 @@ async def serving(
 ) -> AsyncIterator[RunningApi]:
     """uvicorn serving the app on a free loopback port until the block ends."""
     app = create_app(settings, kinds=[ProbeJob, BulkProbeJob] if kinds is None else kinds)
-    config = uvicorn.Config(app, log_level="warning", lifespan="on")
+    # A connection a test left open (a browser's event stream) cannot hold shutdown forever.
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     # A socket bound and listening before the server starts: requests made at once wait in
     # its backlog until the app is up, so nothing has to poll for readiness. IPPROTO_TCP

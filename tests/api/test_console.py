@@ -38,13 +38,14 @@ def chromium() -> Iterator[webdriver.Chrome]:
 async def browser(chromium: webdriver.Chrome, api: RunningApi) -> AsyncIterator[Browser]:
     tab = Browser(chromium, api.base_url)
     yield tab
+    await tab.open("/health")  # leave the console: its event streams close
     await tab.run(chromium.delete_all_cookies)
 
 
 async def log_in(browser: Browser, api: RunningApi) -> None:
     await browser.open("/console/login")
     await browser.type("#token", await api.token(Scope.read))
-    await browser.click("#login")
+    await browser.follow("#login")
 
 
 async def test_a_person_logs_in_and_reads_an_assistant(browser: Browser, api: RunningApi) -> None:
@@ -57,7 +58,7 @@ async def test_a_person_logs_in_and_reads_an_assistant(browser: Browser, api: Ru
     await browser.open("/console/assistants")
     assert browser.path == "/console/login"  # no cookie yet: sent to log in
     await browser.type("#token", "fry_wrong")
-    await browser.click("#login")
+    await browser.follow("#login")
     assert await browser.text("#login-error") == "That token is not valid here."
 
     await log_in(browser, api)
@@ -68,7 +69,7 @@ async def test_a_person_logs_in_and_reads_an_assistant(browser: Browser, api: Ru
         ["default", "trader", "gpt-4o", "get_price, file_search", "2"],
     ]
 
-    await browser.click_link("trader")
+    await browser.follow(link="trader")
     assert browser.path == f"/console/assistants/{assistant_id}"
     assert await browser.text("#name") == "trader"
     assert await browser.text("#version") == "2"
@@ -82,7 +83,7 @@ async def test_a_person_logs_in_and_reads_an_assistant(browser: Browser, api: Ru
     assert [row[0] for row in history] == ["2", "1"]
     assert history[0][2] == 'instructions: "Answer with the latest price." → "Be brief."'
 
-    await browser.click("#nav-assistants")
+    await browser.follow("#nav-assistants")
     assert browser.path == "/console/assistants"
 
 
@@ -93,7 +94,7 @@ async def test_the_jobs_page_shows_status_changing_live(
         queued = await http.post("/jobs/test.probe", json={"payload": {"message": "live"}})
     job_id = queued.json()["id"]
     await log_in(browser, api)
-    await browser.click("#nav-jobs")
+    await browser.follow("#nav-jobs")
     assert browser.path == "/console/jobs"
     row = f"tr[data-job='{job_id}']"
     assert (await browser.rows("#jobs"))[0][:4] == [job_id, "test.probe", "queued", "0"]

@@ -83,3 +83,17 @@ class RedisKeys:
     def openai_quota(self, profile: str) -> str:
         """Set (with the cool-down as TTL) while a profile is out of quota: JSON of the error."""
         return f"{self.prefix}:openai:quota:{profile}"
+
+    # --- the HTTP API (api/) ---
+
+    def job_events(self, job_id: str) -> str:
+        """A job's event stream (progress, text deltas, the outcome), read from the last id."""
+        return f"{self.prefix}:events:{job_id}"
+
+    def job_events_final(self, job_id: str) -> str:
+        """The stream id of a job's outcome event, once one was appended (it is appended once)."""
+        return f"{self.prefix}:events-final:{job_id}"
+
+    def idempotency(self, token_id: str, key: str) -> str:
+        """The job an API token's `Idempotency-Key` stands for."""
+        return f"{self.prefix}:idempotency:{token_id}:{key}"

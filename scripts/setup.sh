@@ -7,3 +7,4 @@ bash scripts/services.sh
 venv="${VENV:-.venv}"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+bash scripts/browser.sh

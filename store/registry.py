@@ -9,6 +9,7 @@ User threads live in `store.user_threads`.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import AsyncIterator
@@ -29,6 +30,14 @@ Database = asyncpg.Pool | asyncpg.Connection
 
 class RegistryError(ValueError):
     """A registry write was refused; nothing was changed."""
+
+
+class StaleVersion(RegistryError):
+    """The writer expected another version (an HTTP `If-Match` that lost a race)."""
+
+    def __init__(self, name: str, expected: int, current: int | None) -> None:
+        super().__init__(f"{name!r} is at version {current}, not {expected}: read it again")
+        self.current = current
 
 
 @dataclass(frozen=True)
@@ -130,12 +139,18 @@ async def version(db: Database, profile: str, name: str) -> int | None:
 
 
 async def upsert(
-    db: Database, profile: str, spec: AssistantSpec, *, create_only: bool = False
+    db: Database,
+    profile: str,
+    spec: AssistantSpec,
+    *,
+    create_only: bool = False,
+    expected_version: int | None = None,
 ) -> WriteResult:
     """Create or update `spec.name` in `profile` to equal `spec`; idempotent.
 
     With `create_only` an existing name is refused (`SpecError` on `name`), in the same
-    transaction as the insert: of two concurrent creates, exactly one succeeds.
+    transaction as the insert: of two concurrent creates, exactly one succeeds. With
+    `expected_version` the assistant must exist at that version (`StaleVersion`).
     """
     async with connection(db) as conn, conn.transaction():
         await _serialise_writes(conn, profile)
@@ -144,6 +159,10 @@ async def upsert(
             raise SpecError(
                 [("name", f"profile {profile!r} already has an assistant {spec.name!r}")]
             )
+        if expected_version is not None and (
+            current is None or current.version != expected_version
+        ):
+            raise StaleVersion(spec.name, expected_version, current.version if current else None)
         created = False
         if current is None:
             # Two first applies may race: the loser finds the winner's row and updates it.
@@ -188,6 +207,7 @@ async def upsert(
         await _write_resources(conn, assistant_id, spec)
         entry = await get_by_id(conn, assistant_id)
         assert entry is not None
+        await _record_history(conn, entry, changes)
         return WriteResult(entry, created=created, changes=changes)
 
 
@@ -256,7 +276,50 @@ async def delete(db: Database, profile: str, name: str) -> int | None:
         return entry.version
 
 
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One version of an assistant as written, and what changed from the one before."""
+
+    version: int
+    spec: AssistantSpec
+    changes: list[FieldChange]
+    written_at: datetime
+
+
+async def history(db: Database, assistant_id: UUID, limit: int = 50) -> list[HistoryEntry]:
+    """The assistant's versions, newest first (those written since history was kept)."""
+    async with connection(db) as conn:
+        rows = await conn.fetch(
+            "SELECT version, spec, changes, written_at FROM assistant_history "
+            "WHERE assistant_id = $1 ORDER BY version DESC LIMIT $2",
+            assistant_id,
+            limit,
+        )
+    return [
+        HistoryEntry(
+            version=row["version"],
+            spec=parse_spec(row["spec"]),
+            changes=[FieldChange(**change) for change in row["changes"]],
+            written_at=row["written_at"],
+        )
+        for row in rows
+    ]
+
+
 # --- internals ---
+
+
+async def _record_history(
+    conn: asyncpg.Connection, entry: RegistryEntry, changes: list[FieldChange]
+) -> None:
+    await conn.execute(
+        "INSERT INTO assistant_history (assistant_id, version, spec, changes) "
+        "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        entry.id,
+        entry.version,
+        entry.spec.model_dump(mode="json", by_alias=True, exclude_none=True),
+        [dataclasses.asdict(change) for change in changes],
+    )
 
 
 async def _serialise_writes(conn: asyncpg.Connection, profile: str) -> None:

@@ -1,4 +1,4 @@
-"""Dependencies point one way: producers → schemas, store ← worker; the sandbox stands alone."""
+"""Dependencies point one way: api → producers → schemas, store ← worker; sandbox stands alone."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parents[1]
-OURS = {"schemas", "store", "producers", "worker", "sandbox"}
+OURS = {"schemas", "store", "producers", "worker", "sandbox", "api"}
 ALLOWED = {
     "schemas": {"schemas"},
     "store": {"store", "schemas"},
     "producers": {"producers", "schemas", "store"},
     "worker": {"worker", "schemas", "store"},
     "sandbox": {"sandbox"},
+    # The HTTP API is a producer: the client and the store, never the worker.
+    "api": {"api", "producers", "schemas", "store"},
 }
 
 

@@ -1,0 +1,158 @@
+"""`/jobs`: enqueue any kind the API serves, read its status, await its result, stream events.
+
+Enqueueing is the producer client's: the same validation, the same deterministic ids (the
+same body twice is one job), the ledger row before the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from pydantic import BaseModel
+from sse_starlette.sse import EventSourceResponse
+
+from api.auth import need
+from api.errors import ApiError, invalid, not_found
+from api.job_events import event_stream, parse_last_id
+from api.models import JobList, JobRequest, JobView
+from api.state import ApiState, api_state
+from producers.errors import ResultTimeout
+from schemas.jobs import PayloadError, parse_job
+from schemas.results import FieldError, JobOutcome, JobStatus
+from store.api_tokens import ApiToken, Scope
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+State = Annotated[ApiState, Depends(api_state)]
+reading = [Depends(need(Scope.read))]
+# An Idempotency-Key stands for its job this long.
+IDEMPOTENCY_TTL_S = 86_400
+
+
+async def _view(state: ApiState, job_id: str) -> JobView:
+    row = await state.ferry.ledger_row(job_id)
+    if row is None:
+        raise not_found(f"job {job_id}")
+    return JobView.of(row)
+
+
+def _json(model: BaseModel, status_code: int = 200) -> Response:
+    """A body serialised directly: the job path skips FastAPI's re-validation of its answer."""
+    return Response(model.model_dump_json(), status_code, media_type="application/json")
+
+
+@router.post("/{kind}", status_code=status.HTTP_202_ACCEPTED, response_model=JobView)
+async def enqueue(
+    kind: str,
+    body: JobRequest,
+    state: State,
+    token: Annotated[ApiToken, Depends(need(Scope.jobs_write))],
+    idempotency_key: Annotated[
+        str | None, Header(max_length=255, description="Replays of one request are one job.")
+    ] = None,
+) -> Response:
+    """Accept a job of `kind`: 202 with the job (the same one again for the same body)."""
+    model = state.kinds.get(kind)
+    if model is None:
+        known = ", ".join(sorted(state.kinds)) or "none yet"
+        raise ApiError(
+            404,
+            "not_found",
+            f"unknown job kind {kind!r}",
+            [FieldError(loc="kind", message=f"this API serves: {known}")],
+        )
+    envelope = {
+        "kind": kind,
+        "schema_version": body.schema_version or model.schema_version,
+        "payload": body.payload,
+    }
+    try:
+        job = parse_job(envelope, state.kinds)
+    except PayloadError as error:
+        raise invalid(error.fields, str(error)) from None
+    if idempotency_key is not None:
+        key = state.keys.idempotency(str(token.id), idempotency_key)
+        stored = await state.ferry.redis.set(key, job.job_id(), nx=True, ex=IDEMPOTENCY_TTL_S)
+        if not stored:
+            earlier = await state.ferry.redis.get(key)
+            earlier = earlier.decode() if isinstance(earlier, bytes) else earlier
+            if earlier != job.job_id():
+                raise ApiError(
+                    409,
+                    "conflict",
+                    f"this Idempotency-Key was used for another request (job {earlier})",
+                )
+    handle = await state.ferry.enqueue(job)
+    return _json(await _view(state, handle.job_id), status.HTTP_202_ACCEPTED)
+
+
+@router.get("", dependencies=reading)
+async def list_jobs(
+    state: State,
+    status_: Annotated[JobStatus | None, Query(alias="status")] = None,
+    kind: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> JobList:
+    """The ledger, newest first."""
+    rows = await state.ferry.jobs(status=status_, kind=kind, limit=limit)
+    return JobList(data=[JobView.of(row) for row in rows])
+
+
+@router.get("/{job_id}", dependencies=reading)
+async def get_job(job_id: str, state: State) -> JobView:
+    return await _view(state, job_id)
+
+
+@router.get(
+    "/{job_id}/result",
+    dependencies=reading,
+    response_model=JobOutcome,
+    responses={202: {"model": JobView, "description": "Not finished within `wait`."}},
+)
+async def job_result(
+    job_id: str,
+    state: State,
+    wait: Annotated[float, Query(ge=0, description="Seconds to wait for the outcome.")] = 0,
+) -> Response:
+    """The outcome once the job finished (200), or the job as it is after `wait` s (202).
+
+    The wait is the producer client's: pushed, never polled. It starts while the job is
+    looked up (a 404 ends it), so the lookup adds no round trip to the wait.
+    """
+    waiting = None
+    if wait > 0:
+        handle = state.ferry.handle(job_id)
+        timeout = min(wait, state.settings.api_max_wait_s)
+        waiting = asyncio.create_task(handle.outcome(timeout=timeout))
+    try:
+        view = await _view(state, job_id)
+        if view.outcome is not None:
+            return _json(view.outcome)
+        if waiting is not None:
+            with contextlib.suppress(ResultTimeout):
+                return _json(await waiting)
+    finally:
+        if waiting is not None and not waiting.done():
+            waiting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ResultTimeout):
+                await waiting
+    return _json(await _view(state, job_id), status.HTTP_202_ACCEPTED)
+
+
+@router.get("/{job_id}/events", dependencies=reading, response_class=EventSourceResponse)
+async def job_events(
+    job_id: str,
+    request: Request,
+    state: State,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> EventSourceResponse:
+    """Server-Sent Events: the status now, then progress (and chat text deltas) and the
+    outcome, which ends the stream. Reconnect with `Last-Event-ID` to resume."""
+    view = await _view(state, job_id)
+    try:
+        after = parse_last_id(last_event_id)
+    except ValueError as error:
+        raise invalid([FieldError(loc="Last-Event-ID", message=str(error))]) from None
+    return EventSourceResponse(event_stream(state, view, after, request), ping=15, send_timeout=30)

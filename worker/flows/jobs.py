@@ -27,9 +27,9 @@ from worker.flows.compose import final_prompt, unchanged_prefix
 from worker.flows.parser import parse_prompt
 from worker.flows.patch import EditError, PatchOutcome, apply_exact, conflicting_version
 from worker.flows.publish import publish
-from worker.flows.semantic import Rewriter, SemanticRejected, apply_semantic, ask_model
+from worker.flows.semantic import Rewriter, SemanticRejected, apply_semantic, rewrite_request
 from worker.kinds import JobContext, JobFailure, JobHandler
-from worker.settings import SettingsError
+from worker.openai.pacing import estimate_tokens
 
 # A patch that loses the race for the head this many times in a row gives up.
 MAX_HEAD_RACES = 5
@@ -225,14 +225,14 @@ async def _apply(ctx: JobContext, job: PatchPrompt, flow: flow_store.Flow) -> Pa
 
 
 def _rewriter(ctx: JobContext, job: PatchPrompt) -> Rewriter:
-    try:
-        client = ctx.openai.get(job.profile)
-    except SettingsError as error:
-        raise JobFailure(str(error), detail={"code": "unknown_profile"}) from None
     model = ctx.settings.flow_semantic_model
 
     async def rewrite(instructions: str, text: str) -> str:
-        return await ask_model(client, model, instructions, text)
+        params, ask = rewrite_request(model, instructions, text)
+        # Asking again is harmless (the answer is only read), so a lost answer is retried.
+        return await ctx.openai.call(
+            job.profile, ask, model=model, tokens=estimate_tokens(params), idempotent=True
+        )
 
     return rewrite
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from openai import AsyncOpenAI
 
@@ -186,10 +187,17 @@ def _names(spans: Sequence[BlockSpan]) -> str:
     return ", ".join(f"{s.block_id} {s.type.value}" for s in spans)
 
 
-async def ask_model(client: AsyncOpenAI, model: str, instructions: str, text: str) -> str:
-    """The one LLM call of a semantic patch: a Responses request with the profile's client.
+def rewrite_request(
+    model: str, instructions: str, text: str
+) -> tuple[dict[str, Any], Callable[[AsyncOpenAI], Awaitable[str]]]:
+    """The one LLM call of a semantic patch: its Responses parameters, and the call itself.
 
-    Kept to this single function so the OpenAI call layer (pacing, error kinds) can wrap it.
+    The caller runs it through the OpenAI call layer (pacing, error kinds, retries).
     """
-    response = await client.responses.create(model=model, instructions=instructions, input=text)
-    return response.output_text
+    params: dict[str, Any] = {"model": model, "instructions": instructions, "input": text}
+
+    async def ask(client: AsyncOpenAI) -> str:
+        response = await client.responses.create(**params)
+        return response.output_text
+
+    return params, ask

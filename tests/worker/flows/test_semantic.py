@@ -9,6 +9,7 @@ from sandbox.model import queue_outputs
 from schemas.flows import Edit, PatchMode
 from store import flows as flow_store
 from tests.worker.flows.conftest import CANONICAL, PROMPT, FlowWorld
+from tests.worker.openai.conftest import Answers, inject
 from worker.flows.semantic import window_of
 
 BY = "ops:maria"
@@ -96,3 +97,17 @@ async def test_semantic_mode_checks_the_edit_like_exact_mode(flow_world: FlowWor
             requested_by=BY,
         )
     assert failed.value.error.detail["loc"] == "payload.edits[0].old_text"
+
+
+async def test_the_model_call_goes_through_the_call_layer_and_outlives_a_5xx(
+    flow_world: FlowWorld,
+) -> None:
+    """A server error on the rewrite is retried by the call layer, not a failed patch."""
+    context = await prepared(flow_world)
+    old_line = 'Para marcar: "Qual especialidade: ortodontia ou implante?"\r\n'
+    new_line = 'Para marcar: "Qual especialidade: clínico geral?"\r\n'
+    inject(flow_world.sandbox, kind="error", status=503, path="/v1/responses", count=1)
+    answers = Answers(flow_world.sandbox, "POST", "/v1/responses")
+    result = await semantic_patch(flow_world, context.replace(old_line, new_line))
+    assert result.version == 2
+    assert answers.since() == {503: 1, 200: 1}

@@ -67,7 +67,7 @@ def serve(
     `handlers` are the job kinds (default: the product's); `settings` override `Settings`.
     """
     from worker.app import run_workers
-    from worker.kinds import PRODUCT_HANDLERS
+    from worker.handlers import PRODUCT_HANDLERS
     from worker.logs import configure_logging
     from worker.settings import Settings
 

@@ -24,7 +24,8 @@ from schemas.keys import Queue, RedisKeys
 from store.migrate import migrate
 from store.outages import OUTAGES, until_it_lands
 from store.pool import create_pool as create_db_pool
-from worker.kinds import PRODUCT_HANDLERS, JobHandler
+from worker.handlers import PRODUCT_HANDLERS
+from worker.kinds import JobHandler
 from worker.ledger_batch import LedgerBatch
 from worker.openai.clients import OpenAIClients
 from worker.registry import start_config_cache, stop_config_cache

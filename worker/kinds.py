@@ -1,7 +1,7 @@
 """The job kinds a worker can run: each pairs a payload model with the coroutine that runs it.
 
 Each job kind's module (`worker/clone/…`, `worker/chat/…`, `worker/flows/…`) defines one
-`JobHandler`; `PRODUCT_HANDLERS` lists them. Tests add kinds of their own.
+`JobHandler`; `worker/handlers.py` lists them. Tests add kinds of their own.
 """
 
 from __future__ import annotations
@@ -84,10 +84,3 @@ class JobHandler(Generic[J]):
     @property
     def kind(self) -> str:
         return self.model.kind
-
-
-# The product's job kinds. Clone, chat-run and patch each add theirs in their own issue.
-# Imported last: each kind's module imports the names above.
-from worker.flows.jobs import FLOW_HANDLERS  # noqa: E402
-
-PRODUCT_HANDLERS: tuple[JobHandler[Any], ...] = (*FLOW_HANDLERS,)

@@ -198,11 +198,13 @@ async def _attempt(
         # The job's own call timed out (a request, a poll): its failure, not its deadline.
         bound.exception("job crashed: a timeout inside the job")
         return fail(ErrorKind.internal, f"TimeoutError inside the job: {error or 'timed out'}")
-    except Retry:
+    except Retry as retry:
         if job_ctx.attempt >= model.max_tries:
+            # A deferral says why (the call layer's `Deferred`: which profile, what wait).
+            why = "" if type(retry) is Retry else f": {retry}"
             return fail(
                 ErrorKind.failed,
-                f"gave up after {job_ctx.attempt} attempts (the last asked to retry later)",
+                f"gave up after {job_ctx.attempt} attempts (the last asked to retry later{why})",
             )
         await _hand_back(ctx, job_ctx.job_id)
         bound.info("job will retry")

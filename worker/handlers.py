@@ -1,0 +1,16 @@
+"""The product's job kinds: what `ferry worker` serves.
+
+Apart from `worker/kinds.py` on purpose: each kind's package imports `JobContext` and
+`JobHandler` from there (and the OpenAI call layer, which imports `JobFailure`), so the list
+of kinds lives where nothing a kind imports can reach it, and no import cycle is possible.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from worker.flows.jobs import FLOW_HANDLERS
+from worker.kinds import JobHandler
+
+# Clone and chat-run add theirs in their own issue.
+PRODUCT_HANDLERS: tuple[JobHandler[Any], ...] = (*FLOW_HANDLERS,)

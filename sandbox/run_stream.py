@@ -49,7 +49,13 @@ async def events(
     while run["status"] in ("queued", "in_progress", "cancelling"):
         await _until(_next_change(state, run["status"]))
         run_engine.advance(project, run)
-        if run["status"] in ("in_progress", "cancelling") and run["status"] != told:
+        if told == "queued" and run["status"] in _PAST_IN_PROGRESS:
+            # A late wake-up (a busy machine) can carry the run past in_progress in one
+            # advance; OpenAI's stream still tells that state, so it is told as it was.
+            passing = {**copy.deepcopy(run), "status": "in_progress"}
+            passing.update(required_action=None, completed_at=None, failed_at=None, usage=None)
+            yield _sse("thread.run.in_progress", passing)
+        elif run["status"] in ("in_progress", "cancelling") and run["status"] != told:
             yield _sse(f"thread.run.{run['status']}", copy.deepcopy(run))
         told = run["status"]
     for step in state.steps[steps_before:]:
@@ -57,6 +63,9 @@ async def events(
             yield event
     yield _sse(f"thread.run.{run['status']}", copy.deepcopy(run))
     yield b"event: done\ndata: [DONE]\n\n"
+
+
+_PAST_IN_PROGRESS = ("requires_action", "completed", "failed", "incomplete")
 
 
 def _next_change(state: run_engine.RunState, status: str) -> float:

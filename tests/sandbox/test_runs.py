@@ -356,6 +356,26 @@ async def test_streamed_runs_tell_each_state_and_the_text_deltas(sandbox_project
     assert stored.content[0].text.value == reply.content[0].text.value
 
 
+async def test_a_stream_woken_late_still_tells_in_progress(sandbox_project) -> None:
+    """A run that lands within one wake-up (here: steps of 0 s) passed through in_progress."""
+    model.set_timing(sandbox_project.project, run_step_seconds=0)
+    client = sandbox_project.client()
+    assistant, thread = await _setup(client, "call get_price {}")
+    async with client.beta.threads.runs.stream(
+        thread_id=thread.id, assistant_id=assistant.id
+    ) as stream:
+        events = [event async for event in stream]
+    assert [e.event for e in events][:4] == [
+        "thread.run.created",
+        "thread.run.queued",
+        "thread.run.in_progress",
+        "thread.run.step.created",
+    ]
+    told = events[2].data
+    assert told.status == "in_progress" and told.required_action is None
+    assert events[-1].event == "thread.run.requires_action"
+
+
 async def test_create_thread_and_run_streams_the_new_thread_first(sandbox_project) -> None:
     client = sandbox_project.client()
     assistant = await client.beta.assistants.create(model="gpt-4o")

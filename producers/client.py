@@ -17,11 +17,13 @@ import asyncpg
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from pydantic import BaseModel
 
+from producers.chat import ChatOperations, ChatStream
 from producers.errors import JobRejected, ResultTimeout, StoreUnavailable, error_for
 from producers.flows import FlowOperations
 from producers.settings import ClientSettings
 from producers.waiter import OutcomeWaiter
 from schemas import wire
+from schemas.chat import ChatReply
 from schemas.jobs import Job
 from schemas.keys import RedisKeys
 from schemas.results import ErrorKind, FieldError, JobError, JobOutcome, JobStatus
@@ -125,6 +127,7 @@ class FerryClient:
         self.keys = keys
         self.waiter = OutcomeWaiter(redis, keys)
         self.flows = FlowOperations(self)
+        self.chats = ChatOperations(self)
 
     @classmethod
     async def connect(cls, settings: ClientSettings | None = None) -> FerryClient:
@@ -175,6 +178,21 @@ class FerryClient:
                     error,
                 ) from error
         return JobHandle(self, row.id, job.kind, job.result_model)
+
+    async def chat(self, user_id: str, assistant: str, text: str, **options: Any) -> ChatReply:
+        """One chat turn, awaited: the typed reply (options: see `ChatOperations.send`)."""
+        handle = await self.chats.send(user_id, assistant, text, **options)
+        return await handle.result()
+
+    def chat_stream(
+        self, user_id: str, assistant: str, text: str, *, min_interval: float = 0.0, **options: Any
+    ) -> ChatStream:
+        """One chat turn, streamed: iterate it for text (joined per `min_interval` s)."""
+        return ChatStream(
+            self,
+            lambda: self.chats.send(user_id, assistant, text, stream=True, **options),
+            min_interval,
+        )
 
     def handle(
         self, job_id: str, kind: str = "", result_model: type[BaseModel] | None = None

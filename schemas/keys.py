@@ -83,3 +83,21 @@ class RedisKeys:
     def openai_quota(self, profile: str) -> str:
         """Set (with the cool-down as TTL) while a profile is out of quota: JSON of the error."""
         return f"{self.prefix}:openai:quota:{profile}"
+
+    # --- chat-run jobs (worker/chat/, producers/chat.py) ---
+
+    def chat_deltas(self, job_id: str) -> str:
+        """A chat turn's stream of text deltas, ending with an `end` entry: a Redis stream."""
+        return f"{self.prefix}:chat:deltas:{job_id}"
+
+    def chat_lock(self, thread_key: str) -> str:
+        """Held (with a lease) by the one turn running on a user's thread; its value: the job."""
+        return f"{self.prefix}:chat:lock:{thread_key}"
+
+    def chat_arrivals(self, thread_key: str) -> str:
+        """The turns waiting for a user's thread, scored by arrival: a sorted set."""
+        return f"{self.prefix}:chat:arrivals:{thread_key}"
+
+    def chat_wake(self, job_id: str) -> str:
+        """Pushed to when the turn `job_id` is next in line for its thread: a list."""
+        return f"{self.prefix}:chat:wake:{job_id}"

@@ -52,6 +52,15 @@ WORKER_PACKAGES = {
         "store",
         "schemas",
     },
+    "worker/chat": {
+        "worker.chat",
+        "worker.kinds",
+        "worker.openai",
+        "worker.registry",
+        "worker.settings",
+        "store",
+        "schemas",
+    },
     "worker/flows": {
         "worker.flows",
         "worker.kinds",

@@ -12,7 +12,6 @@ refused with `JobRejected` before anything is enqueued or sent to OpenAI.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -101,7 +100,9 @@ class ChatStream:
             for entry_id, fields in answer[0][1]:
                 last_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
                 kind = _text(fields, "type")
-                if kind == "delta":
+                if kind == "delta" and self.min_interval <= 0:
+                    yield _text(fields, "text")  # no coalescing: each delta as it came
+                elif kind == "delta":
                     buffered += _text(fields, "text")
                 elif kind == "end":
                     ended = True
@@ -198,8 +199,3 @@ class ChatOperations:
 def _text(fields: dict[Any, Any], name: str) -> str:
     value = fields.get(name.encode(), fields.get(name, b""))
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def end_outcome(fields: dict[Any, Any]) -> dict[str, Any]:
-    """The outcome JSON of an `end` entry."""
-    return json.loads(_text(fields, "outcome") or "{}")

@@ -8,7 +8,7 @@ import pytest
 
 from producers.errors import JobFailed
 from schemas.chat import prompt_cache_key, safety_identifier
-from store import chat_turns, user_threads
+from store import chat_turns, registry, user_threads
 from tests.worker.chat.conftest import ChatWorld
 
 
@@ -84,7 +84,7 @@ async def test_a_thread_gone_remotely_is_replaced_and_the_reply_says_so(
     chat_world: ChatWorld,
 ) -> None:
     first = await chat_world.ferry.chat("u1", "support", "hello", profile="dst")
-    entry_id = (await chat_world.ferry.db.fetchval("SELECT id FROM assistants"))
+    entry_id = (await registry.get(chat_world.db, "dst", "support")).id
     await user_threads.put(chat_world.db, "u1", entry_id, "dst", "conv_gone0000")
     reply = await chat_world.ferry.chat("u1", "support", "still there?", profile="dst")
     assert reply.replaced_thread_id == "conv_gone0000" and reply.new_thread

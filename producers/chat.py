@@ -171,6 +171,16 @@ class ChatOperations:
             await self._client.redis.zadd(line, {handle.job_id: score}, nx=True)
         return handle
 
+    def follow(
+        self, job_id: str, kind: str = ChatRun.kind, min_interval: float = 0.0
+    ) -> ChatStream:
+        """The stream of a streaming turn enqueued earlier (a gateway that reconnects)."""
+
+        async def existing() -> JobHandle[ChatReply]:
+            return self._client.handle(job_id, kind, ChatReply)
+
+        return ChatStream(self._client, existing, min_interval)
+
     async def history(
         self, user_id: str, assistant: str, *, limit: int = 50, profile: str = "default"
     ) -> HistoryResult:

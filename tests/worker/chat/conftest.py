@@ -87,14 +87,20 @@ def chat_settings(
 
 
 @pytest.fixture
-async def chat_world(
+async def chat_world_without_worker(
     db: asyncpg.Pool,
     ferry: FerryClient,
     chat_settings: Settings,
     sandbox_project: SandboxProject,
-) -> AsyncIterator[ChatWorld]:
-    """Assistant `support` (tool lookup_order) and a chat-queue worker."""
+) -> ChatWorld:
+    """Assistant `support` (tool lookup_order); no worker runs."""
     world = ChatWorld(ferry, db, sandbox_project, chat_settings)
     await world.add_assistant("support", instructions="You help.", tools=[ORDER_TOOL])
-    async with running_worker(chat_settings, Queue.chat, CHAT_HANDLERS):
-        yield world
+    return world
+
+
+@pytest.fixture
+async def chat_world(chat_world_without_worker: ChatWorld) -> AsyncIterator[ChatWorld]:
+    """Assistant `support` (tool lookup_order) and a chat-queue worker."""
+    async with running_worker(chat_world_without_worker.settings, Queue.chat, CHAT_HANDLERS):
+        yield chat_world_without_worker

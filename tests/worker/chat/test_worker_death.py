@@ -1,0 +1,90 @@
+"""A worker SIGKILLed mid-turn: the retried job resumes the turn; it completes exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sandbox import model as sandbox_model
+from schemas.keys import Queue
+from store import chat_turns
+from tests.pipeline import running_worker
+from tests.worker.chat.conftest import ChatWorld
+from tests.worker.chat.serve import HANDLERS, QuickChatRun
+
+ROOT = Path(__file__).parents[3]
+LONG = "tell me " + " ".join(f"w{i}" for i in range(30))
+
+
+async def until_recorded(world: ChatWorld, message_id: str) -> str:
+    """The response id the first worker wrote, once it is written (the ledger of the turn)."""
+    async with asyncio.timeout(20):
+        while True:
+            turn = await chat_turns.get(world.db, message_id)
+            if turn is not None and turn.response_id is not None:
+                return turn.response_id
+            await asyncio.sleep(0.02)
+
+
+def start_worker(command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    with log_path.open("wb") as log:
+        return subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=log, env=os.environ)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_turn_whose_worker_is_killed_completes_once(
+    chat_world_without_worker: ChatWorld,
+    db_schema: str,
+    key_prefix: str,
+    stream: bool,
+    tmp_path: Path,
+) -> None:
+    world = chat_world_without_worker
+    sandbox_model.set_timing(world.sandbox.project, response_latency_seconds=2.0)
+    command = [
+        sys.executable, "-m", "tests.worker.chat.serve",
+        "--redis", world.settings.redis_url,
+        "--db", world.settings.database_url,
+        "--schema", db_schema,
+        "--prefix", key_prefix,
+    ]  # fmt: skip
+    doomed = start_worker(command, tmp_path / "worker.log")
+    try:
+        job = QuickChatRun(
+            message_id=f"kill-{stream}",
+            user_id="u1",
+            assistant="support",
+            profile="dst",
+            text=LONG,
+            stream=stream,
+            timeout=3.0,
+        )
+        handle = await world.ferry.enqueue(job)
+        first_response = await until_recorded(world, job.message_id)
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait(timeout=10)
+        async with running_worker(world.settings, Queue.chat, HANDLERS):
+            reply = await handle.result(timeout=60)
+    finally:
+        if doomed.poll() is None:
+            doomed.kill()
+    assert reply.resumed is True
+    assert reply.response_ids == [first_response]
+    assert reply.text == "[" + reply.text[1:9] + "] You said: " + LONG
+    items = await world.sandbox.client().conversations.items.list(reply.thread_id, order="asc")
+    assert [(i.role, i.content[0].text) for i in items.data] == [
+        ("user", LONG),
+        ("assistant", reply.text),
+    ]
+    if stream:
+        deltas = world.ferry.chats.follow(job.message_id, job.kind)
+        replayed = "".join([chunk async for chunk in deltas])
+        assert replayed == reply.text  # no delta written twice, none lost
+    assert (await world.ferry.ledger_row(job.message_id)).attempts == 2

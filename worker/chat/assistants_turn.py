@@ -8,6 +8,7 @@ the turn's executors and `submit_tool_outputs` returns them, until the run ends.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from schemas.chat import ChatAttachment
@@ -15,6 +16,10 @@ from store import chat_turns
 from worker.chat.turn import Turn
 from worker.kinds import JobFailure
 from worker.openai import polling
+
+# The SDK marks the Assistants API deprecated; this style is used on purpose (servers that
+# still speak v2).
+warnings.filterwarnings("ignore", category=DeprecationWarning, module=__name__)
 
 
 def message_params(text: str, attachments: list[ChatAttachment], tool_kinds: set[str]) -> dict:

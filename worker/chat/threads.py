@@ -7,12 +7,17 @@ id archived for audit.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from schemas.chat import HistoryMessage, safety_identifier
 from store import user_threads
 from store.registry_writes import CachedConfig
 from worker.kinds import JobContext
+
+# The SDK marks the Assistants API deprecated; this style is used on purpose (servers that
+# still speak v2).
+warnings.filterwarnings("ignore", category=DeprecationWarning, module=__name__)
 
 STYLE_RESPONSES = "responses"
 

@@ -142,3 +142,20 @@ def test_hygiene_hashes_the_user_and_keys_the_cache_per_assistant() -> None:
     assert safety_identifier("u1") == safety_identifier("u1") != safety_identifier("u2")
     assert "u1" not in safety_identifier("u1")
     assert prompt_cache_key("dst", "a") != prompt_cache_key("dst", "b")
+
+
+async def test_a_sub_assistant_tool_runs_a_nested_turn_on_the_other_assistant(
+    chat_world: ChatWorld,
+) -> None:
+    await chat_world.add_assistant("expert", instructions="E")
+    await chat_world.add_assistant(
+        "boss",
+        instructions="B",
+        tools=[{"type": "sub_assistant", "name": "ask_expert", "assistant": "expert"}],
+    )
+    reply = await chat_world.ferry.chat(
+        "u1", "boss", 'call ask_expert {"request": "what is 2+2"}', profile="dst"
+    )
+    nested = f"[{tag('E')}] You said: what is 2+2"
+    assert reply.text == f"[{tag('B')}] Tool results: ask_expert -> {nested}"
+    assert [(c.name, c.output, c.ok) for c in reply.tool_calls] == [("ask_expert", nested, True)]

@@ -40,10 +40,8 @@ async def http_tool() -> AsyncIterator[str]:
         status, answer = ("500 Oops", b"down") if path == "/broken" else ("200 OK", b"")
         if path == "/weather":
             answer = f"sunny in {body['city']}".encode()
-        writer.write(
-            f"HTTP/1.1 {status}\r\nContent-Length: {len(answer)}\r\nConnection: close\r\n\r\n".encode()
-            + answer
-        )
+        head = f"HTTP/1.1 {status}\r\nContent-Length: {len(answer)}\r\nConnection: close\r\n"
+        writer.write(head.encode() + b"\r\n" + answer)
         await writer.drain()
         writer.close()
 

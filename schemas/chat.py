@@ -23,19 +23,26 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".webp")
 
 
 class ChatAttachment(BaseModel):
-    """A file id (uploaded already, perhaps by `ferry run`) or an image URL: exactly one."""
+    """A file id, an image URL, or bytes the producer kept in the blob store: exactly one.
+
+    A blob (`ferry run -f FILE`) is uploaded by the worker when the turn runs, as `filename`.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     file_id: str | None = Field(default=None, min_length=1)
     image_url: str | None = Field(default=None, min_length=1)
+    blob_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     # The file's name, when known: its extension says whether it is an image.
     filename: str | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ChatAttachment:
-        if (self.file_id is None) == (self.image_url is None):
-            raise ValueError("give exactly one of file_id and image_url")
+        given = [x for x in (self.file_id, self.image_url, self.blob_sha256) if x is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of file_id, image_url and blob_sha256")
+        if self.blob_sha256 is not None and not self.filename:
+            raise ValueError("a blob attachment needs its filename")
         if self.image_url is not None and not self.image_url.startswith(
             ("https://", "http://", "data:image/")
         ):

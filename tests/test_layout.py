@@ -54,6 +54,8 @@ WORKER_PACKAGES = {
     },
     "worker/chat": {
         "worker.chat",
+        "worker.backends",
+        "worker.blobs",
         "worker.kinds",
         "worker.openai",
         "worker.registry",

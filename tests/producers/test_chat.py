@@ -54,4 +54,4 @@ async def test_an_attachment_with_neither_id_nor_url_is_refused(
 ) -> None:
     [(loc, message)] = await refusal(with_assistant, attachments=[{"filename": "x.png"}])
     assert loc == "attachments[0]"
-    assert "give exactly one of file_id and image_url" in message
+    assert "give exactly one of file_id, image_url and blob_sha256" in message

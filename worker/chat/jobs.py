@@ -28,6 +28,7 @@ from worker.chat.deltas import DeltaStream
 from worker.chat.lock import ThreadLock
 from worker.chat.tools import SubTurn, ToolBox
 from worker.chat.turn import Turn, response_content
+from worker.chat.uploads import upload_blobs
 from worker.kinds import JobContext, JobFailure, JobHandler
 from worker.openai.errors import OpenAICallError
 from worker.registry import UnknownAssistant
@@ -83,6 +84,12 @@ async def _turn(
         thread_id, new = await threads.live_thread(ctx, job.profile, config, style, job.user_id)
         await chat_turns.start(ctx.db, ctx.job_id, job.profile, style, thread_id)
     turn = _new_turn(ctx, job.profile, config, style, job.user_id, deltas, ctx.job_id)
+    if record is None or (record.response_id is None and record.user_message_id is None):
+        # Nothing sent yet: blobs the producer kept are uploaded now (again, after a retry
+        # that died before sending; an unused upload is harmless).
+        job = job.model_copy(
+            update={"attachments": await upload_blobs(ctx, job.profile, style, job.attachments)}
+        )
     replaced: str | None = None
     try:
         async with asyncio.timeout(job.timeout):

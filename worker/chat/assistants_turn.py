@@ -143,6 +143,6 @@ async def _poll(turn: Turn, thread_id: str, run_id: str, deadline_s: float) -> A
         deadline_s=deadline_s,
         what=f"run {run_id} on {thread_id}",
         profile=turn.profile,
-        interval_s=0.05,
+        interval_s=0.02,
         max_interval_s=1.0,
     )

@@ -156,7 +156,7 @@ async def _poll(turn: Turn, response_id: str, deadline_s: float) -> Any:
         deadline_s=deadline_s,
         what=f"response {response_id}",
         profile=turn.profile,
-        interval_s=0.05,
+        interval_s=0.02,
         max_interval_s=1.0,
     )
 

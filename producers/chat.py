@@ -15,12 +15,11 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from producers.errors import JobRejected
+from producers.errors import refused
 from schemas.chat import (
     ChatAttachment,
     ChatHistory,
@@ -32,7 +31,7 @@ from schemas.chat import (
     thread_key,
 )
 from schemas.jobs import field_errors
-from schemas.results import ErrorKind, FieldError, JobError, JobOutcome, JobStatus
+from schemas.results import FieldError
 from store import registry, user_threads
 
 if TYPE_CHECKING:
@@ -41,23 +40,7 @@ if TYPE_CHECKING:
 # A reader blocks this long for new deltas before checking whether the job has ended anyway
 # (a turn that failed before it could write its end entry, or was lost).
 READ_BLOCK_MS = 1000
-
-
-def refused(job_id: str, kind: str, fields: list[FieldError]) -> JobRejected:
-    """A `JobRejected` for input refused before anything was enqueued."""
-    return JobRejected(
-        JobOutcome(
-            job_id=job_id,
-            kind=kind,
-            status=JobStatus.failed,
-            error=JobError(
-                kind=ErrorKind.validation,
-                message="the chat turn was refused; nothing was sent",
-                fields=fields,
-            ),
-            finished_at=datetime.now(UTC),
-        )
-    )
+REFUSED = "the chat turn was refused; nothing was sent"
 
 
 class ChatStream:
@@ -143,12 +126,13 @@ class ChatOperations:
                 timeout=timeout,
             )
         except ValidationError as error:
-            raise refused(message_id, ChatRun.kind, field_errors(error)) from None
+            raise refused(message_id, ChatRun.kind, REFUSED, field_errors(error)) from None
         entry = await registry.get(self._client.db, profile, assistant)
         if entry is None:
             raise refused(
                 message_id,
                 ChatRun.kind,
+                REFUSED,
                 [
                     FieldError(
                         loc="assistant",
@@ -160,7 +144,7 @@ class ChatOperations:
         problems = attachment_problems(entry.spec, job.attachments)
         if problems:
             fields = [FieldError(loc=loc, message=message) for loc, message in problems]
-            raise refused(message_id, ChatRun.kind, fields)
+            raise refused(message_id, ChatRun.kind, REFUSED, fields)
         handle = await self._client.enqueue(job)
         row = await self._client.ledger_row(handle.job_id)
         if row is not None:
@@ -201,6 +185,7 @@ class ChatOperations:
             raise refused(
                 f"clear-{user_id}",
                 ChatRun.kind,
+                REFUSED,
                 [FieldError(loc="assistant", message=f"no assistant {assistant!r} in {profile!r}")],
             )
         return await user_threads.forget(self._client.db, user_id, entry.id)

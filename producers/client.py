@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Generic, TypeVar, cast
 
@@ -18,7 +17,7 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from pydantic import BaseModel
 
 from producers.chat import ChatOperations, ChatStream
-from producers.errors import JobRejected, ResultTimeout, StoreUnavailable, error_for
+from producers.errors import ResultTimeout, StoreUnavailable, error_for, refused
 from producers.flows import FlowOperations
 from producers.settings import ClientSettings
 from producers.waiter import OutcomeWaiter
@@ -26,7 +25,7 @@ from schemas import wire
 from schemas.chat import ChatReply
 from schemas.jobs import Job
 from schemas.keys import RedisKeys
-from schemas.results import ErrorKind, FieldError, JobError, JobOutcome, JobStatus
+from schemas.results import FieldError, JobOutcome, JobStatus
 from schemas.wire import MAX_JOB_BYTES, unstorable
 from store import ledger
 from store.ledger import LedgerJob
@@ -102,19 +101,7 @@ def _storable(job: Job) -> tuple[dict[str, Any], str]:
                 )
             )
     if problems:
-        raise JobRejected(
-            JobOutcome(
-                job_id=job_id,
-                kind=job.kind,
-                status=JobStatus.failed,
-                error=JobError(
-                    kind=ErrorKind.validation,
-                    message="the job cannot be stored; nothing was enqueued",
-                    fields=problems,
-                ),
-                finished_at=datetime.now(UTC),
-            )
-        )
+        raise refused(job_id, job.kind, "the job cannot be stored; nothing was enqueued", problems)
     return envelope, job_id
 
 

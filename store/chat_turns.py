@@ -29,44 +29,41 @@ async def get(db: Database, message_id: str) -> ChatTurn | None:
     return ChatTurn(**dict(row)) if row else None
 
 
-async def start(
-    db: Database, message_id: str, profile: str, api_style: str, thread_id: str
+async def record(
+    db: Database,
+    message_id: str,
+    *,
+    profile: str,
+    api_style: str,
+    thread_id: str,
+    response_id: str | None = None,
+    user_message_id: str | None = None,
+    run_id: str | None = None,
 ) -> None:
-    """Record the turn's thread (a retry after a new thread was made starts on a fresh row)."""
+    """Write the remote ids the turn just learnt, on `thread_id` (ids not given are kept;
+    a turn moved to a new thread starts its ids afresh)."""
     async with connection(db) as conn:
         await conn.execute(
             """
-            INSERT INTO chat_turns (message_id, profile, api_style, thread_id)
-            VALUES ($1, $2, $3, $4)
-            ON CONFLICT (message_id) DO UPDATE
-            SET thread_id = EXCLUDED.thread_id, response_id = NULL, user_message_id = NULL,
-                run_id = NULL, updated_at = now()
+            INSERT INTO chat_turns
+                (message_id, profile, api_style, thread_id, response_id, user_message_id, run_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)
+            ON CONFLICT (message_id) DO UPDATE SET
+                response_id = CASE WHEN chat_turns.thread_id = EXCLUDED.thread_id
+                    THEN coalesce(EXCLUDED.response_id, chat_turns.response_id)
+                    ELSE EXCLUDED.response_id END,
+                user_message_id = CASE WHEN chat_turns.thread_id = EXCLUDED.thread_id
+                    THEN coalesce(EXCLUDED.user_message_id, chat_turns.user_message_id)
+                    ELSE EXCLUDED.user_message_id END,
+                run_id = CASE WHEN chat_turns.thread_id = EXCLUDED.thread_id
+                    THEN coalesce(EXCLUDED.run_id, chat_turns.run_id)
+                    ELSE EXCLUDED.run_id END,
+                thread_id = EXCLUDED.thread_id, updated_at = now()
             """,
             message_id,
             profile,
             api_style,
             thread_id,
-        )
-
-
-async def record(
-    db: Database,
-    message_id: str,
-    *,
-    response_id: str | None = None,
-    user_message_id: str | None = None,
-    run_id: str | None = None,
-) -> None:
-    """Write the remote ids the turn just learnt (the ones not given are kept)."""
-    async with connection(db) as conn:
-        await conn.execute(
-            """
-            UPDATE chat_turns SET response_id = coalesce($2, response_id),
-                user_message_id = coalesce($3, user_message_id),
-                run_id = coalesce($4, run_id), updated_at = now()
-            WHERE message_id = $1
-            """,
-            message_id,
             response_id,
             user_message_id,
             run_id,

@@ -12,7 +12,6 @@ import warnings
 from typing import Any
 
 from schemas.chat import ChatAttachment
-from store import chat_turns
 from worker.chat.turn import Turn
 from worker.kinds import JobFailure
 from worker.openai import polling
@@ -65,7 +64,7 @@ async def run_turn(
             created = await turn.call(
                 lambda c: c.beta.threads.messages.create(thread_id, **message)
             )
-            await _record(turn, user_message_id=created.id)
+            await turn.record(user_message_id=created.id)
         else:
             turn.resumed = True
         params: dict[str, Any] = {"assistant_id": assistant_id}
@@ -76,7 +75,7 @@ async def run_turn(
         )
         run_id = run.id
         turn.in_flight = run_id
-        await _record(turn, run_id=run_id)
+        await turn.record(run_id=run_id)
     rounds = 0
     while True:
         run = await _poll(turn, thread_id, run_id, deadline_s)
@@ -130,19 +129,10 @@ async def cancel(turn: Turn, thread_id: str) -> None:
         turn.ctx.log.warning("could not cancel a timed-out run", error=str(error))
 
 
-async def _record(turn: Turn, **ids: str) -> None:
-    if turn.record_id is not None:
-        await chat_turns.record(turn.ctx.db, turn.record_id, **ids)
-
-
 async def _poll(turn: Turn, thread_id: str, run_id: str, deadline_s: float) -> Any:
-    return await polling.poll(
-        lambda: turn.call(lambda c: c.beta.threads.runs.retrieve(run_id, thread_id=thread_id)),
-        done=lambda r: r.status in polling.RUN_DONE,
-        state=lambda r: str(r.status),
-        deadline_s=deadline_s,
+    return await turn.poll(
+        lambda c: c.beta.threads.runs.retrieve(run_id, thread_id=thread_id),
+        polling.RUN_DONE,
         what=f"run {run_id} on {thread_id}",
-        profile=turn.profile,
-        interval_s=0.02,
-        max_interval_s=1.0,
+        deadline_s=deadline_s,
     )

@@ -14,7 +14,6 @@ from typing import Any
 import openai
 
 from schemas.chat import prompt_cache_key, safety_identifier
-from store import chat_turns
 from worker.chat.turn import Turn
 from worker.kinds import JobFailure
 from worker.openai import polling
@@ -144,20 +143,15 @@ async def _known(turn: Turn, response_id: str) -> None:
     """A new response exists: record it before anything else can go wrong."""
     turn.in_flight = response_id
     turn.response_ids.append(response_id)
-    if turn.record_id is not None:
-        await chat_turns.record(turn.ctx.db, turn.record_id, response_id=response_id)
+    await turn.record(response_id=response_id)
 
 
 async def _poll(turn: Turn, response_id: str, deadline_s: float) -> Any:
-    return await polling.poll(
-        lambda: turn.call(lambda c: c.responses.retrieve(response_id)),
-        done=lambda r: r.status in polling.RESPONSE_DONE,
-        state=lambda r: str(r.status),
-        deadline_s=deadline_s,
+    return await turn.poll(
+        lambda c: c.responses.retrieve(response_id),
+        polling.RESPONSE_DONE,
         what=f"response {response_id}",
-        profile=turn.profile,
-        interval_s=0.02,
-        max_interval_s=1.0,
+        deadline_s=deadline_s,
     )
 
 

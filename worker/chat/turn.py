@@ -11,10 +11,12 @@ from typing import Any, TypeVar
 from openai import AsyncOpenAI
 
 from schemas.chat import ChatAttachment, ChatTimings, ChatUsage, ToolCallRecord
+from store import chat_turns
 from store.registry_writes import CachedConfig
 from worker.chat.deltas import DeltaStream
 from worker.chat.tools import ToolBox
 from worker.kinds import JobContext
+from worker.openai import polling
 
 T = TypeVar("T")
 
@@ -40,6 +42,9 @@ class Turn:
     # The remote object in flight, cancelled if the turn runs past its timeout.
     in_flight: str | None = None
     resumed: bool = False
+    # Where the turn runs: set before anything is sent, recorded with the first remote id.
+    style: str = ""
+    thread_id: str | None = None
 
     @property
     def spec(self) -> Any:
@@ -52,6 +57,40 @@ class Turn:
             return await self.ctx.openai.call(self.profile, request, **kw)
         finally:
             self.timings.openai_ms += (time.monotonic() - started) * 1000
+
+    async def record(self, **ids: str) -> None:
+        """Write remote ids the moment they are known, so a retry resumes instead of repeating."""
+        if self.record_id is None or self.thread_id is None:
+            return
+        await chat_turns.record(
+            self.ctx.db,
+            self.record_id,
+            profile=self.profile,
+            api_style=self.style,
+            thread_id=self.thread_id,
+            **ids,
+        )
+
+    async def poll(
+        self,
+        read: Callable[[AsyncOpenAI], Awaitable[T]],
+        finished: frozenset[str],
+        *,
+        what: str,
+        deadline_s: float,
+    ) -> T:
+        """Read an object (a run, a background response) until its status is in `finished`."""
+        return await polling.poll(
+            lambda: self.call(read),
+            done=lambda obj: getattr(obj, "status", None) in finished,
+            state=lambda obj: str(getattr(obj, "status", None)),
+            deadline_s=deadline_s,
+            what=what,
+            profile=self.profile,
+            # A chat turn is interactive: look again soon (the first read is immediate).
+            interval_s=0.02,
+            max_interval_s=1.0,
+        )
 
     async def run_tools(self, calls: list[tuple[str, str, str]]) -> list[ToolCallRecord]:
         """Run (call_id, name, arguments) calls concurrently; their records, in call order."""

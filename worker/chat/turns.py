@@ -81,8 +81,8 @@ async def _turn(
         thread_id = record.thread_id
     else:
         thread_id, new = await threads.live_thread(ctx, job.profile, config, style, job.user_id)
-        await chat_turns.start(ctx.db, ctx.job_id, job.profile, style, thread_id)
     turn = _new_turn(ctx, job.profile, config, style, job.user_id, deltas, ctx.job_id)
+    turn.thread_id = thread_id
     if record is None or (record.response_id is None and record.user_message_id is None):
         # Nothing sent yet: blobs the producer kept are uploaded now (again, after a retry
         # that died before sending; an unused upload is harmless).
@@ -101,7 +101,7 @@ async def _turn(
                 thread_id, replaced = await threads.replace_thread(
                     ctx, job.profile, config, style, job.user_id
                 )
-                await chat_turns.start(ctx.db, ctx.job_id, job.profile, style, thread_id)
+                turn.thread_id = thread_id
                 new = True
                 text, message_id, run_id = await _dispatch(turn, job, style, thread_id, None)
     except TimeoutError:
@@ -181,7 +181,9 @@ def _new_turn(
         depth=depth,
         sub_turn=_sub_turn(ctx, profile, style, user_id, usage),
     )
-    return Turn(ctx, profile, config, tools, deltas, record_id, user_id, depth, usage=usage)
+    return Turn(
+        ctx, profile, config, tools, deltas, record_id, user_id, depth, usage=usage, style=style
+    )
 
 
 def _sub_turn(ctx: JobContext, profile: str, style: str, user_id: str, usage: ChatUsage) -> SubTurn:

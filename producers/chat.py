@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from producers.errors import refused
+from schemas.assistants import AssistantSpec
 from schemas.chat import (
     ChatAttachment,
     ChatHistory,
@@ -33,6 +34,7 @@ from schemas.chat import (
 from schemas.jobs import field_errors
 from schemas.results import FieldError
 from store import registry, user_threads
+from store.registry_writes import decode_cached
 
 if TYPE_CHECKING:
     from producers.client import FerryClient, JobHandle
@@ -127,8 +129,8 @@ class ChatOperations:
             )
         except ValidationError as error:
             raise refused(message_id, ChatRun.kind, REFUSED, field_errors(error)) from None
-        entry = await registry.get(self._client.db, profile, assistant)
-        if entry is None:
+        spec = await self._spec(profile, assistant)
+        if spec is None:
             raise refused(
                 message_id,
                 ChatRun.kind,
@@ -141,7 +143,7 @@ class ChatOperations:
                     )
                 ],
             )
-        problems = attachment_problems(entry.spec, job.attachments)
+        problems = attachment_problems(spec, job.attachments)
         if problems:
             fields = [FieldError(loc=loc, message=message) for loc, message in problems]
             raise refused(message_id, ChatRun.kind, REFUSED, fields)
@@ -164,6 +166,17 @@ class ChatOperations:
             return self._client.handle(job_id, kind, ChatReply)
 
         return ChatStream(self._client, existing, min_interval)
+
+    async def _spec(self, profile: str, assistant: str) -> AssistantSpec | None:
+        """The assistant's spec: the workers' cached copy if current, else the registry's."""
+        keys = self._client.keys
+        raw, version = await self._client.redis.mget(
+            keys.assistant_config(profile, assistant), keys.assistant_version(profile, assistant)
+        )
+        if (cached := decode_cached(raw, version)) is not None:
+            return cached.spec
+        entry = await registry.get(self._client.db, profile, assistant)
+        return entry.spec if entry is not None else None
 
     async def history(
         self, user_id: str, assistant: str, *, limit: int = 50, profile: str = "default"

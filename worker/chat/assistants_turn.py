@@ -83,16 +83,16 @@ async def run_turn(
             break
         rounds += 1
         calls = run.required_action.submit_tool_outputs.tool_calls
-        records = await turn.run_tools(
-            [(c.id, c.function.name, c.function.arguments) for c in calls]
-        )
         if rounds > turn.ctx.settings.chat_max_tool_rounds:
             await cancel(turn, thread_id)
             raise JobFailure(
-                f"the run kept calling tools past Ferry's limit of "
+                f"the model kept calling tools past Ferry's limit of "
                 f"{turn.ctx.settings.chat_max_tool_rounds} rounds (CHAT_MAX_TOOL_ROUNDS)",
                 detail={"code": "tool_rounds_exceeded", "run_id": run_id},
             )
+        records = await turn.run_tools(
+            [(c.id, c.function.name, c.function.arguments) for c in calls]
+        )
         outputs = [{"tool_call_id": r.call_id, "output": r.output} for r in records]
         await turn.call(
             lambda c, outputs=outputs: c.beta.threads.runs.submit_tool_outputs(

@@ -53,6 +53,13 @@ async def run_turn(
         if not calls:
             break
         rounds += 1
+        if rounds > settings.chat_max_tool_rounds:
+            # The last round was sent with tool_choice "none"; a model calling anyway is stopped.
+            raise JobFailure(
+                f"the model kept calling tools past Ferry's limit of "
+                f"{settings.chat_max_tool_rounds} rounds (CHAT_MAX_TOOL_ROUNDS)",
+                detail={"code": "tool_rounds_exceeded", "response_id": response.id},
+            )
         records = await turn.run_tools([(c.call_id, c.name, c.arguments) for c in calls])
         params: dict[str, Any] = {
             **base,

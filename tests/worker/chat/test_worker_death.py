@@ -22,14 +22,24 @@ ROOT = Path(__file__).parents[3]
 LONG = "tell me " + " ".join(f"w{i}" for i in range(30))
 
 
-async def until_recorded(world: ChatWorld, message_id: str) -> str:
-    """The response id the first worker wrote, once it is written (the ledger of the turn)."""
+async def until_recorded(world: ChatWorld, message_id: str, field: str = "response_id") -> str:
+    """The remote id the first worker wrote, once it is written (the turn's own record)."""
     async with asyncio.timeout(20):
         while True:
             turn = await chat_turns.get(world.db, message_id)
-            if turn is not None and turn.response_id is not None:
-                return turn.response_id
+            if turn is not None and getattr(turn, field) is not None:
+                return getattr(turn, field)
             await asyncio.sleep(0.02)
+
+
+def worker_command(world: ChatWorld, db_schema: str, key_prefix: str) -> list[str]:
+    return [
+        sys.executable, "-m", "tests.worker.chat.serve",
+        "--redis", world.settings.redis_url,
+        "--db", world.settings.database_url,
+        "--schema", db_schema,
+        "--prefix", key_prefix,
+    ]  # fmt: skip
 
 
 def start_worker(command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
@@ -48,14 +58,7 @@ async def test_a_turn_whose_worker_is_killed_completes_once(
 ) -> None:
     world = chat_world_without_worker
     sandbox_model.set_timing(world.sandbox.project, response_latency_seconds=2.0)
-    command = [
-        sys.executable, "-m", "tests.worker.chat.serve",
-        "--redis", world.settings.redis_url,
-        "--db", world.settings.database_url,
-        "--schema", db_schema,
-        "--prefix", key_prefix,
-    ]  # fmt: skip
-    doomed = start_worker(command, tmp_path / "worker.log")
+    doomed = start_worker(worker_command(world, db_schema, key_prefix), tmp_path / "worker.log")
     try:
         job = QuickChatRun(
             message_id=f"kill-{stream}",
@@ -87,4 +90,42 @@ async def test_a_turn_whose_worker_is_killed_completes_once(
         deltas = world.ferry.chats.follow(job.message_id, job.kind)
         replayed = "".join([chunk async for chunk in deltas])
         assert replayed == reply.text  # no delta written twice, none lost
+    assert (await world.ferry.ledger_row(job.message_id)).attempts == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("api_style", ["assistants"])
+async def test_an_assistants_turn_whose_worker_is_killed_polls_its_run_once(
+    chat_world_without_worker: ChatWorld,
+    db_schema: str,
+    key_prefix: str,
+    tmp_path: Path,
+    api_style: str,
+) -> None:
+    world = chat_world_without_worker
+    # Each run state lasts a second: the worker dies while its run is queued or in progress.
+    sandbox_model.set_timing(world.sandbox.project, run_step_seconds=1.0)
+    doomed = start_worker(worker_command(world, db_schema, key_prefix), tmp_path / "worker.log")
+    try:
+        job = QuickChatRun(
+            message_id="kill-run", user_id="u1", assistant="support", profile="dst", text="hi"
+        )
+        handle = await world.ferry.enqueue(job)
+        run_id = await until_recorded(world, job.message_id, "run_id")
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait(timeout=10)
+        async with running_worker(world.settings, Queue.chat, HANDLERS):
+            reply = await handle.result(timeout=60)
+    finally:
+        if doomed.poll() is None:
+            doomed.kill()
+    assert (reply.resumed, reply.run_id) == (True, run_id)
+    client = world.sandbox.client()
+    runs = await client.beta.threads.runs.list(reply.thread_id)
+    assert [r.id for r in runs.data] == [run_id]
+    messages = await client.beta.threads.messages.list(reply.thread_id, order="asc")
+    assert [(m.role, m.content[0].text.value) for m in messages.data] == [
+        ("user", "hi"),
+        ("assistant", reply.text),
+    ]
     assert (await world.ferry.ledger_row(job.message_id)).attempts == 2

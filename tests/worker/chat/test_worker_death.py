@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from sandbox import model as sandbox_model
+from schemas.chat import ChatReply
 from schemas.keys import Queue
 from store import chat_turns
 from tests.pipeline import running_worker
@@ -47,6 +48,25 @@ def start_worker(command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
         return subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=log, env=os.environ)
 
 
+async def kill_mid_turn(
+    world: ChatWorld, job: QuickChatRun, field: str, command: list[str], log: Path
+) -> tuple[ChatReply, str]:
+    """Start a worker, SIGKILL it once the turn recorded `field`, finish with another one."""
+    doomed = start_worker(command, log)
+    try:
+        handle = await world.ferry.enqueue(job)
+        recorded = await until_recorded(world, job.message_id, field)
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait(timeout=10)
+        async with running_worker(world.settings, Queue.chat, HANDLERS):
+            reply = await handle.result(timeout=60)
+    finally:
+        if doomed.poll() is None:
+            doomed.kill()
+    assert (await world.ferry.ledger_row(job.message_id)).attempts == 2
+    return reply, recorded
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("stream", [False, True])
 async def test_a_turn_whose_worker_is_killed_completes_once(
@@ -58,26 +78,19 @@ async def test_a_turn_whose_worker_is_killed_completes_once(
 ) -> None:
     world = chat_world_without_worker
     sandbox_model.set_timing(world.sandbox.project, response_latency_seconds=2.0)
-    doomed = start_worker(worker_command(world, db_schema, key_prefix), tmp_path / "worker.log")
-    try:
-        job = QuickChatRun(
-            message_id=f"kill-{stream}",
-            user_id="u1",
-            assistant="support",
-            profile="dst",
-            text=LONG,
-            stream=stream,
-            timeout=3.0,
-        )
-        handle = await world.ferry.enqueue(job)
-        first_response = await until_recorded(world, job.message_id)
-        doomed.send_signal(signal.SIGKILL)
-        doomed.wait(timeout=10)
-        async with running_worker(world.settings, Queue.chat, HANDLERS):
-            reply = await handle.result(timeout=60)
-    finally:
-        if doomed.poll() is None:
-            doomed.kill()
+    job = QuickChatRun(
+        message_id=f"kill-{stream}",
+        user_id="u1",
+        assistant="support",
+        profile="dst",
+        text=LONG,
+        stream=stream,
+        timeout=3.0,
+    )
+    command = worker_command(world, db_schema, key_prefix)
+    reply, first_response = await kill_mid_turn(
+        world, job, "response_id", command, tmp_path / "worker.log"
+    )
     assert reply.resumed is True
     assert reply.response_ids == [first_response]
     assert reply.text == "[" + reply.text[1:9] + "] You said: " + LONG
@@ -90,7 +103,6 @@ async def test_a_turn_whose_worker_is_killed_completes_once(
         deltas = world.ferry.chats.follow(job.message_id, job.kind)
         replayed = "".join([chunk async for chunk in deltas])
         assert replayed == reply.text  # no delta written twice, none lost
-    assert (await world.ferry.ledger_row(job.message_id)).attempts == 2
 
 
 @pytest.mark.slow
@@ -105,20 +117,11 @@ async def test_an_assistants_turn_whose_worker_is_killed_polls_its_run_once(
     world = chat_world_without_worker
     # Each run state lasts a second: the worker dies while its run is queued or in progress.
     sandbox_model.set_timing(world.sandbox.project, run_step_seconds=1.0)
-    doomed = start_worker(worker_command(world, db_schema, key_prefix), tmp_path / "worker.log")
-    try:
-        job = QuickChatRun(
-            message_id="kill-run", user_id="u1", assistant="support", profile="dst", text="hi"
-        )
-        handle = await world.ferry.enqueue(job)
-        run_id = await until_recorded(world, job.message_id, "run_id")
-        doomed.send_signal(signal.SIGKILL)
-        doomed.wait(timeout=10)
-        async with running_worker(world.settings, Queue.chat, HANDLERS):
-            reply = await handle.result(timeout=60)
-    finally:
-        if doomed.poll() is None:
-            doomed.kill()
+    job = QuickChatRun(
+        message_id="kill-run", user_id="u1", assistant="support", profile="dst", text="hi"
+    )
+    command = worker_command(world, db_schema, key_prefix)
+    reply, run_id = await kill_mid_turn(world, job, "run_id", command, tmp_path / "worker.log")
     assert (reply.resumed, reply.run_id) == (True, run_id)
     client = world.sandbox.client()
     runs = await client.beta.threads.runs.list(reply.thread_id)
@@ -128,4 +131,3 @@ async def test_an_assistants_turn_whose_worker_is_killed_polls_its_run_once(
         ("user", "hi"),
         ("assistant", reply.text),
     ]
-    assert (await world.ferry.ledger_row(job.message_id)).attempts == 2

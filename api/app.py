@@ -18,11 +18,12 @@ from api.limits import BodyLimit
 from api.settings import ApiSettings
 from api.state import ApiState
 from producers.client import FerryClient
+from schemas.chat import ChatRun
 from schemas.flows import ImportFlow, PatchPrompt, PublishFlow
 from schemas.jobs import Job
 
 # The job kinds `POST /jobs/{kind}` accepts; each kind's issue adds its model here.
-KINDS: list[type[Job]] = [ImportFlow, PatchPrompt, PublishFlow]
+KINDS: list[type[Job]] = [ImportFlow, PatchPrompt, PublishFlow, ChatRun]
 
 
 class Health(BaseModel):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Generic, TypeVar, cast
 
@@ -17,14 +16,16 @@ import asyncpg
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from pydantic import BaseModel
 
-from producers.errors import JobRejected, ResultTimeout, StoreUnavailable, error_for
+from producers.chat import ChatOperations, ChatStream
+from producers.errors import ResultTimeout, StoreUnavailable, error_for, refused
 from producers.flows import FlowOperations
 from producers.settings import ClientSettings
 from producers.waiter import OutcomeWaiter
 from schemas import wire
+from schemas.chat import ChatReply
 from schemas.jobs import Job
 from schemas.keys import RedisKeys
-from schemas.results import ErrorKind, FieldError, JobError, JobOutcome, JobStatus
+from schemas.results import FieldError, JobOutcome, JobStatus
 from schemas.wire import MAX_JOB_BYTES, unstorable
 from store import ledger
 from store.ledger import LedgerJob
@@ -100,19 +101,7 @@ def _storable(job: Job) -> tuple[dict[str, Any], str]:
                 )
             )
     if problems:
-        raise JobRejected(
-            JobOutcome(
-                job_id=job_id,
-                kind=job.kind,
-                status=JobStatus.failed,
-                error=JobError(
-                    kind=ErrorKind.validation,
-                    message="the job cannot be stored; nothing was enqueued",
-                    fields=problems,
-                ),
-                finished_at=datetime.now(UTC),
-            )
-        )
+        raise refused(job_id, job.kind, "the job cannot be stored; nothing was enqueued", problems)
     return envelope, job_id
 
 
@@ -125,6 +114,7 @@ class FerryClient:
         self.keys = keys
         self.waiter = OutcomeWaiter(redis, keys)
         self.flows = FlowOperations(self)
+        self.chats = ChatOperations(self)
 
     @classmethod
     async def connect(cls, settings: ClientSettings | None = None) -> FerryClient:
@@ -175,6 +165,21 @@ class FerryClient:
                     error,
                 ) from error
         return JobHandle(self, row.id, job.kind, job.result_model)
+
+    async def chat(self, user_id: str, assistant: str, text: str, **options: Any) -> ChatReply:
+        """One chat turn, awaited: the typed reply (options: see `ChatOperations.send`)."""
+        handle = await self.chats.send(user_id, assistant, text, **options)
+        return await handle.result()
+
+    def chat_stream(
+        self, user_id: str, assistant: str, text: str, *, min_interval: float = 0.0, **options: Any
+    ) -> ChatStream:
+        """One chat turn, streamed: iterate it for text (joined per `min_interval` s)."""
+        return ChatStream(
+            self,
+            lambda: self.chats.send(user_id, assistant, text, stream=True, **options),
+            min_interval,
+        )
 
     def handle(
         self, job_id: str, kind: str = "", result_model: type[BaseModel] | None = None

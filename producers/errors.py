@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from schemas.results import ErrorKind, FieldError, JobError, JobOutcome
+from datetime import UTC, datetime
+
+from schemas.results import ErrorKind, FieldError, JobError, JobOutcome, JobStatus
 
 
 class FerryError(Exception):
@@ -80,3 +82,16 @@ def error_for(outcome: JobOutcome) -> JobFailed:
     """The exception that matches a failed outcome."""
     kind = outcome.error.kind if outcome.error else ErrorKind.internal
     return _BY_KIND.get(kind, JobFailed)(outcome)
+
+
+def refused(job_id: str, kind: str, message: str, fields: list[FieldError]) -> JobRejected:
+    """A `JobRejected` for a job refused before anything was enqueued."""
+    return JobRejected(
+        JobOutcome(
+            job_id=job_id,
+            kind=kind,
+            status=JobStatus.failed,
+            error=JobError(kind=ErrorKind.validation, message=message, fields=fields),
+            finished_at=datetime.now(UTC),
+        )
+    )

@@ -97,3 +97,21 @@ class RedisKeys:
     def idempotency(self, token_id: str, key: str) -> str:
         """The job an API token's `Idempotency-Key` stands for."""
         return f"{self.prefix}:idempotency:{token_id}:{key}"
+
+    # --- chat-run jobs (worker/chat/, producers/chat.py) ---
+
+    def chat_deltas(self, job_id: str) -> str:
+        """A chat turn's stream of text deltas, ending with an `end` entry: a Redis stream."""
+        return f"{self.prefix}:chat:deltas:{job_id}"
+
+    def chat_lock(self, thread_key: str) -> str:
+        """Held (with a lease) by the one turn running on a user's thread; its value: the job."""
+        return f"{self.prefix}:chat:lock:{thread_key}"
+
+    def chat_arrivals(self, thread_key: str) -> str:
+        """The turns waiting for a user's thread, scored by arrival: a sorted set."""
+        return f"{self.prefix}:chat:arrivals:{thread_key}"
+
+    def chat_wake(self, job_id: str) -> str:
+        """Pushed to when the turn `job_id` is next in line for its thread: a list."""
+        return f"{self.prefix}:chat:wake:{job_id}"

@@ -23,6 +23,8 @@ export OPENAI_SRC_API_KEY=$src_key OPENAI_SRC_BASE_URL=$base OPENAI_SRC_API_STYL
 export OPENAI_SRC_ORG_ID=org-demo-src OPENAI_SRC_PROJECT_ID=proj_demo_src
 export OPENAI_DST_API_KEY=$dst_key OPENAI_DST_BASE_URL=$base OPENAI_DST_API_STYLE=responses
 export OPENAI_DST_ORG_ID=org-demo-dst OPENAI_DST_PROJECT_ID=proj_demo_dst
+# Chat turns (the last section) run the function tool `lookup_order` with this Python callable.
+export CHAT_PYTHON_TOOLS='{"lookup_order": "scripts.demo_tools.lookup_order"}'
 
 step "the sandbox (OpenAI stand-in) on 127.0.0.1:$port, seeded with the demo fixture"
 "$ferry" sandbox --port "$port" --seed demo --log-level warning &
@@ -132,5 +134,35 @@ step "ferry flow history"
 step "jobs"
 echo "Clone and chat-run arrive with their own issues; the flow jobs above rode this pipeline:"
 "$ferry" jobs list --limit 5
+
+# --- Chat-run jobs (issue 11) ------------------------------------------------------------------
+step "chat: an assistant in profile dst (Responses style) with the function tool lookup_order"
+cat > "$out/chat-concierge.yaml" <<'YAML'
+name: Chat Concierge
+model: gpt-4o
+instructions: You are the shop's concierge. Look orders up with lookup_order.
+tools:
+  - type: code_interpreter
+  - type: function
+    name: lookup_order
+    description: Find an order by its id.
+    parameters:
+      type: object
+      properties:
+        order_id: {type: string}
+      required: [order_id]
+YAML
+"$ferry" assistants apply -f "$out/chat-concierge.yaml" --profile dst
+
+step "ferry run: a task with a file attached (kept in the blob store), the answer written to a file"
+printf 'order,total\nA-1001,42.50\n' > "$out/orders.csv"
+"$ferry" run -a "Chat Concierge" -p dst -f "$out/orders.csv" --user demo-ana \
+  -m "hello, I sent you my orders" -o "$out/answer.md"
+cat "$out/answer.md"
+
+step "ferry chat: a turn that calls the tool, then one that streams (the sandbox's model is scripted)"
+printf '%s\n' 'call lookup_order {"order_id": "A-1001"}' \
+  "tell me, word by word, when my parcel arrives" /quit |
+  "$ferry" chat -a "Chat Concierge" -p dst --user demo-ana
 
 printf '\nDone. Files in %s/. The worker and the sandbox stop now.\n' "$out"

@@ -1,13 +1,15 @@
 """Blob-store SQL: blobs as chunk rows, and the link from a remote file id to its blob.
 
-The Postgres blob backend (`worker.blobs.postgres`) is the only caller; the bytes travel one
+The Postgres blob backend (`worker.blobs.postgres`) streams through these; `write_blob` keeps a
+producer's upload (`ferry run -f FILE`, at most 10 MB) in the same rows. The bytes travel one
 chunk per statement, so no query ever holds a whole file.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import asyncpg
 
@@ -118,3 +120,25 @@ async def file_link(db: Database, file_id: str) -> FileLinkRow | None:
             file_id,
         )
     return FileLinkRow(**dict(row)) if row else None
+
+
+async def write_blob(db: asyncpg.Pool, data: bytes, chunk_bytes: int) -> tuple[str, int]:
+    """Keep `data` as a blob (a producer's upload, `postgres:` store); (sha256, size)."""
+    sha256 = hashlib.sha256(data).hexdigest()
+    if await get_blob(db, sha256) is not None:
+        return sha256, len(data)
+    content_id = uuid4()
+    pieces = [data[i : i + chunk_bytes] for i in range(0, len(data), chunk_bytes)]
+    try:
+        async with db.acquire() as conn, conn.transaction():
+            for seq, piece in enumerate(pieces):
+                await insert_chunk(conn, content_id, seq, piece)
+            if not await insert_blob(conn, sha256, len(data), content_id, chunk_bytes, len(pieces)):
+                raise _StoredMeanwhile  # another writer won: roll our copy back
+    except _StoredMeanwhile:
+        pass
+    return sha256, len(data)
+
+
+class _StoredMeanwhile(Exception):
+    pass

@@ -251,8 +251,8 @@ async def rename(db: Database, profile: str, name: str, new_name: str) -> int:
 
 
 async def delete(db: Database, profile: str, name: str) -> int | None:
-    """Delete an assistant and its links, resources and user threads; returns the deleted
-    version (None: there was none). Refused while another assistant calls it as a tool."""
+    """Delete an assistant, its links and resources, archiving its users' threads; returns the
+    deleted version (None: there was none). Refused while another assistant calls it as a tool."""
     async with connection(db) as conn, conn.transaction():
         await _serialise_writes(conn, profile)
         entry = await _locked(conn, profile, name)
@@ -270,6 +270,13 @@ async def delete(db: Database, profile: str, name: str) -> int | None:
         if callers:
             names = ", ".join(row["name"] for row in callers)
             raise RegistryError(f"{name!r} is a sub-assistant of {names}: change those first")
+        # Its users' threads are archived, not wiped: the ids stay for audit.
+        await conn.execute(
+            "UPDATE user_threads SET archived_at = now(), archive_reason = 'assistant deleted', "
+            "assistant_name = $2 WHERE assistant_id = $1 AND archived_at IS NULL",
+            entry.id,
+            entry.name,
+        )
         await conn.execute("DELETE FROM assistant_tools WHERE assistant_id = $1", entry.id)
         await _drop_unlinked_tools(conn, profile)
         await conn.execute("DELETE FROM assistants WHERE id = $1", entry.id)

@@ -54,6 +54,17 @@ WORKER_PACKAGES = {
         "store",
         "schemas",
     },
+    "worker/chat": {
+        "worker.chat",
+        "worker.backends",
+        "worker.blobs",
+        "worker.kinds",
+        "worker.openai",
+        "worker.registry",
+        "worker.settings",
+        "store",
+        "schemas",
+    },
     "worker/flows": {
         "worker.flows",
         "worker.kinds",

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from worker.chat.jobs import CHAT_HANDLERS
 from worker.flows.jobs import FLOW_HANDLERS
 from worker.kinds import JobHandler
 
-# Clone and chat-run add theirs in their own issue.
-PRODUCT_HANDLERS: tuple[JobHandler[Any], ...] = (*FLOW_HANDLERS,)
+PRODUCT_HANDLERS: tuple[JobHandler[Any], ...] = (*FLOW_HANDLERS, *CHAT_HANDLERS)

@@ -117,6 +117,24 @@ class Settings(StoreSettings):
     # The model a semantic flow patch asks to rewrite a window of a prompt.
     flow_semantic_model: str = Field("gpt-4.1-mini", min_length=1)
 
+    # Chat-run jobs (worker/chat/). Tool executors by tool name: a Python callable by dotted
+    # path (`pkg.module.function`), or a URL the arguments are POSTed to as JSON.
+    chat_python_tools: dict[str, str] = Field(default_factory=dict)
+    chat_http_tools: dict[str, str] = Field(default_factory=dict)
+    chat_tool_timeout_s: float = Field(10.0, gt=0)
+    # A tool output longer than this is cut, with a note the model sees.
+    chat_tool_output_max_chars: int = Field(16_000, ge=100)
+    # Model rounds that may call functions in one turn; past it the model must answer.
+    chat_max_tool_rounds: int = Field(8, ge=1, le=64)
+    # How deep sub-assistant turns may nest (a sub-assistant calling another counts 2).
+    chat_max_depth: int = Field(2, ge=0, le=8)
+    # Responses style: `background: true` turns, resumable after a worker dies. Turn off for
+    # zero-data-retention projects, where OpenAI refuses background mode.
+    chat_background: bool = True
+    chat_truncation: Literal["auto", "disabled"] = "auto"
+    # The per-thread lock's lease: a dead holder's lock frees itself after this.
+    chat_lock_lease_s: float = Field(30.0, gt=0)
+
     @property
     def clone_id_list(self) -> list[str]:
         return [part.strip() for part in self.clone_ids.split(",") if part.strip()]

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from producers.cli import api, assistants, db, flow, jobs
+from producers.cli import api, assistants, chat, db, flow, jobs
 
 app = typer.Typer(
     name="ferry",
@@ -26,6 +26,8 @@ app.add_typer(jobs.app, name="jobs")
 app.add_typer(assistants.app, name="assistants")
 app.add_typer(flow.app, name="flow")
 app.add_typer(api.app, name="api")
+app.command("run")(chat.run)
+app.command("chat")(chat.chat)
 
 
 def _run_module(module: str, args: list[str]) -> None:

@@ -77,14 +77,29 @@ async def test_find_by_metadata_and_remote_id(db: asyncpg.Pool) -> None:
 async def test_user_threads_are_one_per_user_and_assistant(db: asyncpg.Pool) -> None:
     entry = (await registry.upsert(db, "dst", parse_spec({"name": "a", "model": "m"}))).entry
     assert await user_threads.get(db, "u1", entry.id) is None
-    await user_threads.put(db, "u1", entry.id, "dst", "conv_1")
-    await user_threads.put(db, "u1", entry.id, "dst", "conv_2")  # "clear": a new thread
+    assert await user_threads.put(db, "u1", entry.id, "dst", "conv_1") is None
+    # "clear": a new thread; the old id is archived, not lost
+    assert await user_threads.put(db, "u1", entry.id, "dst", "conv_2") == "conv_1"
     await user_threads.put(db, "u2", entry.id, "dst", "conv_3")
     assert await user_threads.get(db, "u1", entry.id) == "conv_2"
     assert await user_threads.forget(db, "u1", entry.id)
     assert await user_threads.get(db, "u1", entry.id) is None
+    assert [(t.thread_id, t.reason) for t in await user_threads.archived(db, "u1")] == [
+        ("conv_2", "cleared"),
+        ("conv_1", "replaced"),
+    ]
+
+
+async def test_deleting_an_assistant_archives_its_users_threads(db: asyncpg.Pool) -> None:
+    entry = (await registry.upsert(db, "dst", parse_spec({"name": "a", "model": "m"}))).entry
+    await user_threads.put(db, "u1", entry.id, "dst", "conv_1")
     await registry.delete(db, "dst", "a")
-    assert await db.fetchval("SELECT count(*) FROM user_threads") == 0
+    [kept] = await user_threads.archived(db, "u1")
+    assert (kept.thread_id, kept.assistant_name, kept.reason) == (
+        "conv_1",
+        "a",
+        "assistant deleted",
+    )
 
 
 async def test_concurrent_writes_sharing_tools_in_one_profile_all_succeed(

@@ -9,6 +9,12 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.worker.chat.conftest import (  # noqa: F401 - the chat world, for `ferry run`/`chat`
+    api_style,
+    chat_settings,
+    chat_world,
+    chat_world_without_worker,
+)
 from worker.settings import Settings
 
 
@@ -23,16 +29,22 @@ class FerryCLI:
     env: dict[str, str]
 
     async def __call__(self, *args: str, timeout: float = 60) -> Ran:
+        return await self.with_input(None, *args, timeout=timeout)
+
+    async def with_input(self, stdin: str | None, *args: str, timeout: float = 60) -> Ran:
+        """Run `ferry args…` with `stdin` typed in (None: no input)."""
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-c",
             "from producers.cli.app import main; main()",
             *args,
             env=self.env,
+            stdin=asyncio.subprocess.PIPE if stdin is not None else None,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )
-        out, _ = await asyncio.wait_for(process.communicate(), timeout)
+        data = stdin.encode() if stdin is not None else None
+        out, _ = await asyncio.wait_for(process.communicate(data), timeout)
         return Ran(process.returncode or 0, out.decode())
 
 

@@ -91,7 +91,7 @@ async def test_ferry_worker_serves_jobs_and_stops_cleanly_on_sigterm(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
-    # No product job kind rides the chat queue yet: an unknown kind is refused by name.
+    # A chat turn with an empty payload is refused, naming the fields it lacks.
     await ferry.redis.enqueue_job(
         "chat.run",
         {"kind": "chat.run", "schema_version": 1, "payload": {}},
@@ -102,7 +102,13 @@ async def test_ferry_worker_serves_jobs_and_stops_cleanly_on_sigterm(
     doctor = await FerryCLI(cli_env)("doctor")
     process.send_signal(signal.SIGTERM)
     out, _ = await asyncio.wait_for(process.communicate(), 20)
-    assert outcome.error is not None and "unknown job kind 'chat.run'" in outcome.error.message
+    assert outcome.error is not None and outcome.error.message == "invalid chat.run payload"
+    assert [f.loc for f in outcome.error.fields] == [
+        "payload.message_id",
+        "payload.user_id",
+        "payload.assistant",
+        "payload.text",
+    ]
     assert process.returncode == 0, out.decode()
     assert b"worker stopped" in out
     # The doctor sees the live worker through arq's health check of its queue.

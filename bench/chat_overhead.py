@@ -1,0 +1,207 @@
+"""Ferry's own latency per chat turn, against the plain SDK loop doing the same turns.
+
+In one run: the sandbox (a subprocess, no injected latency), a chat worker (a subprocess),
+and this producer. N users each send M turns one after another (every other turn calls a
+Python tool), first through Ferry (`client.chat`: ledger, queue, lock, background response
+polled, tool loop, outcome pushed), then with the plain SDK loop (`responses.create` on the
+user's conversation, the tool run inline, `function_call_output` sent back). Per Ferry turn:
+
+- overhead = the producer's wall time - the worker's time in OpenAI calls - tool time;
+- push = the producer holding the reply - the handler finishing it.
+
+    python bench/chat_overhead.py [--users 10] [--turns 10]
+
+The last line is `summary: overhead_p50_ms=… overhead_p99_ms=… push_p50_ms=… turns_per_s=…`
+(plus the baseline's figures). On the shared 2-core dev machine the figures are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+import httpx
+from harness import isolated_ferry, serve  # bench/harness.py (this folder is on sys.path)
+from openai import AsyncOpenAI
+
+from producers.client import FerryClient
+from schemas.assistants import parse_spec
+from schemas.keys import Queue
+from store import registry_writes
+
+PROFILE = "bench"
+KEY = "sk-bench-" + "0" * 40
+ASSISTANT = {
+    "name": "bench",
+    "model": "gpt-4o",
+    "instructions": "You answer briefly.",
+    "tools": [{"type": "function", "name": "lookup", "parameters": {"type": "object"}}],
+}
+
+
+def lookup(**_: Any) -> dict[str, str]:
+    """The bench's tool: instant, so the figures are Ferry's and the sandbox's alone."""
+    return {"status": "ok"}
+
+
+def percentile(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+def text_of(turn: int) -> str:
+    return "call lookup {}" if turn % 2 else f"turn {turn}: hello"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_sandbox(port: int) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "sandbox", "--port", str(port)]
+    return subprocess.Popen(
+        [*command, "--key", f"{KEY}:org-bench:proj_bench"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def until_up(base: str) -> None:
+    async with httpx.AsyncClient() as http, asyncio.timeout(30):
+        while True:
+            try:
+                if (await http.get(f"{base}/_sandbox/health")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+
+
+async def ferry_user(
+    client: FerryClient, user: str, turns: int, samples: dict[str, list[float]]
+) -> None:
+    for turn in range(turns):
+        started = time.perf_counter()
+        reply = await client.chat(user, "bench", text_of(turn), profile=PROFILE)
+        received = time.time()
+        wall_ms = (time.perf_counter() - started) * 1000
+        timings = reply.timings
+        samples["overhead"].append(wall_ms - timings.openai_ms - timings.tools_ms)
+        samples["push"].append((received - timings.finished_at) * 1000)
+        samples["wall"].append(wall_ms)
+        samples["handler"].append(timings.total_ms - timings.openai_ms - timings.tools_ms)
+        samples["openai"].append(timings.openai_ms)
+
+
+async def sdk_user(sdk: AsyncOpenAI, user: str, turns: int, samples: list[float]) -> None:
+    spec = parse_spec(ASSISTANT)
+    params = spec.to_responses_params()
+    conversation = (await sdk.conversations.create()).id
+    for turn in range(turns):
+        started = time.perf_counter()
+        response = await sdk.responses.create(
+            **params,
+            conversation=conversation,
+            input=[{"role": "user", "content": text_of(turn)}],
+            safety_identifier=user,
+        )
+        calls = [item for item in response.output if item.type == "function_call"]
+        if calls:
+            outputs = [
+                {"type": "function_call_output", "call_id": c.call_id, "output": str(lookup())}
+                for c in calls
+            ]
+            await sdk.responses.create(**params, conversation=conversation, input=outputs)
+        samples.append((time.perf_counter() - started) * 1000)
+
+
+async def main(users: int, turns: int) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    sandbox = start_sandbox(port)
+    os.environ.update(
+        OPENAI_BENCH_API_KEY=KEY,
+        OPENAI_BENCH_BASE_URL=f"{base}/v1",
+        OPENAI_BENCH_API_STYLE="responses",
+    )
+    samples: dict[str, list[float]] = {
+        "overhead": [],
+        "push": [],
+        "wall": [],
+        "handler": [],
+        "openai": [],
+    }
+    baseline: list[float] = []
+    try:
+        await until_up(base)
+        async with isolated_ferry(__file__) as client:
+            await registry_writes.write(
+                client.db, client.redis, client.keys, PROFILE, parse_spec(ASSISTANT)
+            )
+            run = secrets.token_hex(3)
+            # Warm-up: connections, the config cache, the sandbox's first answers.
+            await asyncio.gather(
+                *(ferry_user(client, f"w{run}{u}", 2, samples) for u in range(users))
+            )
+            for values in samples.values():
+                values.clear()
+            started = time.perf_counter()
+            await asyncio.gather(
+                *(ferry_user(client, f"u{run}{u}", turns, samples) for u in range(users))
+            )
+            ferry_rate = users * turns / (time.perf_counter() - started)
+        sdk = AsyncOpenAI(api_key=KEY, base_url=f"{base}/v1", max_retries=0)
+        started = time.perf_counter()
+        await asyncio.gather(*(sdk_user(sdk, f"s{u}", turns, baseline) for u in range(users)))
+        sdk_rate = users * turns / (time.perf_counter() - started)
+        await sdk.close()
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=10)
+
+    overhead, push, wall = samples["overhead"], samples["push"], samples["wall"]
+    print(f"turns: {users} users x {turns} turns each way (every other turn calls a tool)")
+    print(f"{'':30}{'p50 ms':>10}{'p99 ms':>10}{'turns/s':>10}")
+    rows = [
+        ("Ferry turn (producer wall)", wall, ferry_rate),
+        ("plain SDK loop (baseline)", baseline, sdk_rate),
+        ("Ferry overhead", overhead, None),
+        ("  of it in the handler", samples["handler"], None),
+        ("Ferry's time in OpenAI calls", samples["openai"], None),
+        ("push (turn end -> producer)", push, None),
+    ]
+    for label, values, rate in rows:
+        shown = f"{rate:>10.1f}" if rate is not None else ""
+        print(f"{label:30}{percentile(values, 50):>10.2f}{percentile(values, 99):>10.2f}{shown}")
+    print(
+        f"summary: overhead_p50_ms={percentile(overhead, 50):.2f} "
+        f"overhead_p99_ms={percentile(overhead, 99):.2f} push_p50_ms={percentile(push, 50):.2f} "
+        f"turns_per_s={ferry_rate:.1f} baseline_turn_p50_ms={percentile(baseline, 50):.2f} "
+        f"baseline_turns_per_s={sdk_rate:.1f}"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=10)
+    parser.add_argument("--turns", type=int, default=10)
+    parser.add_argument("--serve", nargs=2, metavar=("SCHEMA", "PREFIX"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(
+            *args.serve,
+            [Queue.chat],
+            chat_python_tools={"lookup": "chat_overhead.lookup"},
+            worker_max_jobs=50,
+        )
+    else:
+        asyncio.run(main(args.users, args.turns))

@@ -1,0 +1,175 @@
+"""A turn in the Responses style: background responses on the user's conversation.
+
+Each response is created with `background: true` (and `stream: true` when the job streams),
+and its id is written to `chat_turns` the moment it is known, so a retried job finds it and
+polls it (or resumes its stream after the last sequence number it wrote) instead of asking
+the model again. `function_call` items go to the turn's tool executors and come back as
+`function_call_output` items until a response calls nothing; Ferry caps the rounds itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import openai
+
+from schemas.chat import prompt_cache_key, safety_identifier
+from worker.chat.turn import Turn
+from worker.kinds import JobFailure
+from worker.openai import polling
+
+RESPONSE_DONE_EVENTS = {"response.completed", "response.failed", "response.incomplete"}
+
+
+async def run_turn(
+    turn: Turn,
+    content: list[dict[str, Any]],
+    *,
+    conversation: str | None,
+    resume_response_id: str | None = None,
+    deadline_s: float,
+) -> str:
+    """Send the user's content (or pick up `resume_response_id`); the reply text."""
+    settings = turn.ctx.settings
+    base = {
+        **turn.spec.to_responses_params(),
+        "safety_identifier": safety_identifier(turn.user_id),
+        "prompt_cache_key": prompt_cache_key(turn.profile, turn.spec.name),
+        "truncation": settings.chat_truncation,
+        "store": True,
+        "background": settings.chat_background,
+    }
+    if conversation is not None:
+        base["conversation"] = conversation
+    if resume_response_id is not None:
+        turn.resumed = True
+        response = await _finish(turn, resume_response_id, deadline_s=deadline_s)
+    else:
+        user_item = {"type": "message", "role": "user", "content": content}
+        response = await _create(turn, {**base, "input": [user_item]}, deadline_s=deadline_s)
+    rounds = 0
+    while True:
+        calls = [item for item in response.output or [] if item.type == "function_call"]
+        if not calls:
+            break
+        rounds += 1
+        if rounds > settings.chat_max_tool_rounds:
+            # The last round was sent with tool_choice "none"; a model calling anyway is stopped.
+            raise JobFailure(
+                f"the model kept calling tools past Ferry's limit of "
+                f"{settings.chat_max_tool_rounds} rounds (CHAT_MAX_TOOL_ROUNDS)",
+                detail={"code": "tool_rounds_exceeded", "response_id": response.id},
+            )
+        records = await turn.run_tools([(c.call_id, c.name, c.arguments) for c in calls])
+        params: dict[str, Any] = {
+            **base,
+            "input": [
+                {"type": "function_call_output", "call_id": r.call_id, "output": r.output}
+                for r in records
+            ],
+        }
+        if conversation is None:
+            params["previous_response_id"] = response.id
+        if rounds >= settings.chat_max_tool_rounds:
+            # Ferry's own cap (OpenAI's max_tool_calls counts built-in tools only).
+            params["tool_choice"] = "none"
+        response = await _create(turn, params, deadline_s=deadline_s)
+    return response.output_text or ""
+
+
+async def cancel(turn: Turn) -> None:
+    """Cancel the response in flight (a turn past its timeout); best effort."""
+    if turn.in_flight is None or not turn.ctx.settings.chat_background:
+        return
+    response_id = turn.in_flight
+    try:
+        await turn.ctx.openai.call(turn.profile, lambda c: c.responses.cancel(response_id))
+    except JobFailure as error:
+        turn.ctx.log.warning("could not cancel a timed-out response", error=str(error))
+
+
+async def _create(turn: Turn, params: dict[str, Any], *, deadline_s: float) -> Any:
+    model = params["model"]
+    if turn.deltas.enabled:
+        stream = await turn.call(lambda c: c.responses.create(**params, stream=True), model=model)
+        return await _consume(turn, stream, deadline_s=deadline_s)
+    response = await turn.call(lambda c: c.responses.create(**params), model=model)
+    await _known(turn, response.id)
+    if response.status in ("queued", "in_progress"):
+        response = await _poll(turn, response.id, deadline_s)
+    return _landed(turn, response)
+
+
+async def _finish(turn: Turn, response_id: str, *, deadline_s: float) -> Any:
+    """Pick up a response an earlier attempt created: resume its stream, or poll it."""
+    turn.in_flight = response_id
+    turn.response_ids.append(response_id)
+    if turn.deltas.enabled and turn.ctx.settings.chat_background:
+        after = await turn.deltas.last_sequence()
+        extra = {} if after is None else {"starting_after": after}
+        stream = await turn.call(lambda c: c.responses.retrieve(response_id, stream=True, **extra))
+        return await _consume(turn, stream, deadline_s=deadline_s, known=True)
+    response = await _poll(turn, response_id, deadline_s)
+    return _landed(turn, response)
+
+
+async def _consume(turn: Turn, stream: Any, *, deadline_s: float, known: bool = False) -> Any:
+    """Write the stream's text deltas; the response it ends with (resumed if it breaks)."""
+    response_id: str | None = turn.in_flight if known else None
+    last_seq: int | None = None
+    try:
+        async for event in stream:
+            last_seq = getattr(event, "sequence_number", last_seq)
+            if event.type == "response.created" and not known:
+                response_id = event.response.id
+                await _known(turn, response_id)
+            elif event.type == "response.output_text.delta":
+                await turn.deltas.delta(event.delta, last_seq)
+            elif event.type in RESPONSE_DONE_EVENTS:
+                return _landed(turn, event.response)
+    except openai.APIConnectionError:
+        if response_id is None or not turn.ctx.settings.chat_background:
+            raise
+        turn.ctx.log.info("response stream broke; resuming", after=last_seq)
+    finally:
+        await stream.close()
+    if response_id is None:
+        raise JobFailure("the response stream ended before it named its response")
+    # The stream ended without a final event: resume it after what was written.
+    return await _finish_stream(turn, response_id, deadline_s)
+
+
+async def _finish_stream(turn: Turn, response_id: str, deadline_s: float) -> Any:
+    after = await turn.deltas.last_sequence()
+    extra = {} if after is None else {"starting_after": after}
+    stream = await turn.call(lambda c: c.responses.retrieve(response_id, stream=True, **extra))
+    return await _consume(turn, stream, deadline_s=deadline_s, known=True)
+
+
+async def _known(turn: Turn, response_id: str) -> None:
+    """A new response exists: record it before anything else can go wrong."""
+    turn.in_flight = response_id
+    turn.response_ids.append(response_id)
+    await turn.record(response_id=response_id)
+
+
+async def _poll(turn: Turn, response_id: str, deadline_s: float) -> Any:
+    return await turn.poll(
+        lambda c: c.responses.retrieve(response_id),
+        polling.RESPONSE_DONE,
+        what=f"response {response_id}",
+        deadline_s=deadline_s,
+    )
+
+
+def _landed(turn: Turn, response: Any) -> Any:
+    """The finished response, its usage counted; a failed or cancelled one fails the turn."""
+    turn.usage.add(response.usage)
+    if response.status in ("failed", "cancelled"):
+        error = response.error
+        said = f"{error.code}: {error.message}" if error else response.status
+        raise JobFailure(
+            f"response {response.id} {response.status}: {said}",
+            detail={"code": f"response_{response.status}", "response_id": response.id},
+        )
+    return response

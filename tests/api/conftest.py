@@ -81,3 +81,8 @@ async def api(db: asyncpg.Pool, settings: Settings) -> AsyncIterator[RunningApi]
     """The API on this test's schema and key prefix, serving the probe job kinds."""
     async with serving(api_settings(settings), db) as running:
         yield running
+
+
+# Seed 001's flow world (profile `dst` on the sandbox, assistant `Sofia — Clínica`, a
+# patch-queue worker), shared with the worker's flow tests.
+from tests.worker.flows.conftest import api_style, flow_world  # noqa: E402, F401

@@ -17,6 +17,7 @@ from api import assistants, console, console_flows, errors, flows, jobs, tools
 from api.limits import BodyLimit
 from api.settings import ApiSettings
 from api.state import ApiState
+from api.token_cache import TokenCache
 from producers.client import FerryClient
 from schemas.flows import ImportFlow, PatchPrompt, PublishFlow
 from schemas.jobs import Job
@@ -39,7 +40,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ferry = await FerryClient.connect(settings.client_settings())
-        app.state.ferry_api = ApiState(settings=settings, ferry=ferry, kinds=served)
+        tokens = TokenCache(ferry.db, ferry.redis, ferry.keys, settings.api_token_cache_s)
+        app.state.ferry_api = ApiState(settings=settings, ferry=ferry, kinds=served, tokens=tokens)
         try:
             yield
         finally:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -20,16 +21,18 @@ from pydantic import ValidationError
 
 from api.auth import COOKIE, authenticate
 from api.console import LoginNeeded, Reader, State, templates
-from api.errors import ApiError
+from api.errors import ApiError, invalid
 from api.flow_models import RestoreBody, blocks_of
 from api.flows import restore
 from api.state import ApiState
 from producers.errors import JobFailed, ResultTimeout
 from producers.flows import FlowError
 from schemas.flows import PRODUCTION_LABEL, Edit, PatchMode, final_prompt
+from schemas.jobs import field_errors
 from store import registry
 from store.api_tokens import ApiToken, Scope
 
+R = TypeVar("R")
 router = APIRouter(prefix="/console/flows", include_in_schema=False)
 # How long a page waits for its job before it says where to follow it instead.
 PAGE_WAIT_S = 30.0
@@ -73,27 +76,26 @@ Writer = Annotated[ApiToken, Depends(_writer)]
 
 @dataclass
 class Problem:
-    """What went wrong, as the page shows it."""
+    """What went wrong, as the page shows it, and the status the page is answered with."""
 
     title: str
     message: str
     fields: list[str] = field(default_factory=list)
+    status: int = 409
 
-    @classmethod
-    def of_job(cls, error: JobFailed) -> Problem:
+
+async def attempt(job: Callable[[], Awaitable[R]]) -> R | Problem:
+    """Run a flow job for a page: its result, or the problem a person reads instead."""
+    try:
+        return await job()
+    except ValidationError as error:
+        fields = [f"{f.loc}: {f.message}" for f in field_errors(error)]
+        return Problem("The edit is not valid", "nothing was sent; fix these fields", fields, 422)
+    except JobFailed as error:
         code = (error.error.detail or {}).get("code", "")
-        return cls(_FAILURE_TITLES.get(code, "The job failed"), error.error.message)
-
-    @classmethod
-    def of_invalid(cls, error: ValidationError) -> Problem:
-        fields = [
-            f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in error.errors()
-        ]
-        return cls("The edit is not valid", "nothing was sent; fix these fields", fields)
-
-    @classmethod
-    def of_timeout(cls, error: ResultTimeout) -> Problem:
-        return cls("Still running", f"{error}; follow it on the jobs page")
+        return Problem(_FAILURE_TITLES.get(code, "The job failed"), error.error.message)
+    except ResultTimeout as error:
+        return Problem("Still running", f"{error}; follow it on the jobs page", status=202)
 
 
 def _page_context(request: Request, token: ApiToken) -> dict[str, Any]:
@@ -152,21 +154,15 @@ async def import_prompt(
         return await _importer(
             request, state, token, prompt=prompt, problem=problem, status_code=422
         )
-    problem, status_code = None, 200
-    try:
-        result = await state.ferry.flows.import_prompt(
+    result = await attempt(
+        lambda: state.ferry.flows.import_prompt(
             profile, name, prompt, requested_by=f"console:{token.name}", timeout=PAGE_WAIT_S
         )
-    except ValidationError as error:
-        problem, status_code = Problem.of_invalid(error), 422
-    except JobFailed as error:
-        problem, status_code = Problem.of_job(error), 409
-    except ResultTimeout as error:
-        problem, status_code = Problem.of_timeout(error), 202
-    if problem is not None:
+    )
+    if isinstance(result, Problem):
         return await _importer(
-            request, state, token, chosen=assistant, prompt=prompt, problem=problem,
-            status_code=status_code,
+            request, state, token, chosen=assistant, prompt=prompt, problem=result,
+            status_code=result.status,
         )  # fmt: skip
     view = await state.ferry.flows.show(profile, name, result.version)
     imported = {
@@ -263,8 +259,8 @@ async def patch_block(
         raise ApiError(404, "not_found", str(error)) from None
     if "\r\n" not in head.canonical:  # the browser's CRLF is not the prompt's
         old_text, new_text = old_text.replace("\r\n", "\n"), new_text.replace("\r\n", "\n")
-    try:
-        result = await state.ferry.flows.patch(
+    result = await attempt(
+        lambda: state.ferry.flows.patch(
             profile,
             assistant,
             [Edit(block_id=block_id, old_text=old_text, new_text=new_text)],
@@ -274,19 +270,14 @@ async def patch_block(
             requested_by=f"console:{token.name}",
             timeout=PAGE_WAIT_S,
         )
-    except ValidationError as error:
-        problem, status_code = Problem.of_invalid(error), 422
-    except JobFailed as error:
-        problem, status_code = Problem.of_job(error), 409
-    except ResultTimeout as error:
-        problem, status_code = Problem.of_timeout(error), 202
-    else:
-        made = result.version
-        return RedirectResponse(
-            editor_url(profile, assistant, did="patch", made=made, old=made - 1, new=made), 303
+    )
+    if isinstance(result, Problem):
+        return await _editor(
+            request, state, token, profile, assistant, problem=result, status_code=result.status
         )
-    return await _editor(
-        request, state, token, profile, assistant, problem=problem, status_code=status_code
+    made = result.version
+    return RedirectResponse(
+        editor_url(profile, assistant, did="patch", made=made, old=made - 1, new=made), 303
     )
 
 
@@ -300,9 +291,11 @@ async def restore_version(
     version: Annotated[int, Form()],
     base_version: Annotated[int, Form()],
 ) -> Response:
-    body = RestoreBody(version=version, base_version=base_version)
     try:
+        body = RestoreBody(version=version, base_version=base_version)
         made = await restore(state, profile, assistant, body, f"console:{token.name}")
+    except ValidationError as error:
+        raise invalid(field_errors(error)) from None
     except ApiError as error:
         problem = Problem(
             _FAILURE_TITLES["conflict"] if error.status == 409 else "Not found", error.message
@@ -332,8 +325,8 @@ async def publish_version(
     version: Annotated[int, Form()],
     label: Annotated[str, Form()] = PRODUCTION_LABEL,
 ) -> Response:
-    try:
-        result = await state.ferry.flows.publish(
+    result = await attempt(
+        lambda: state.ferry.flows.publish(
             profile,
             assistant,
             version,
@@ -341,19 +334,12 @@ async def publish_version(
             requested_by=f"console:{token.name}",
             timeout=PAGE_WAIT_S,
         )
-    except ValidationError as error:
-        problem, status_code = Problem.of_invalid(error), 422
-    except JobFailed as error:
-        problem, status_code = Problem.of_job(error), 409
-    except ResultTimeout as error:
-        problem, status_code = Problem.of_timeout(error), 202
-    else:
-        return RedirectResponse(
-            editor_url(profile, assistant, did="publish", made=result.version), 303
-        )
-    return await _editor(
-        request, state, token, profile, assistant, problem=problem, status_code=status_code
     )
+    if isinstance(result, Problem):
+        return await _editor(
+            request, state, token, profile, assistant, problem=result, status_code=result.status
+        )
+    return RedirectResponse(editor_url(profile, assistant, did="publish", made=result.version), 303)
 
 
 @router.get("/{profile}/{assistant:path}", response_class=HTMLResponse)

@@ -6,11 +6,14 @@ from urllib.parse import quote
 
 import pytest
 
+from sandbox.model import queue_outputs
 from schemas.flows import Edit
+from store import flows as flow_store
 from store.api_tokens import Scope
 from tests.api.browser import Browser
 from tests.api.conftest import RunningApi, log_in
 from tests.worker.flows.conftest import ASSISTANT, CANONICAL, PROFILE, PROMPT, FlowWorld
+from worker.flows.semantic import window_of
 
 pytestmark = pytest.mark.browser
 
@@ -49,6 +52,11 @@ async def edit_block(browser: Browser, row: int, new_text: str, old_text: str = 
     await browser.click(block(row, "summary"))
     if old_text:
         await browser.paste(block(row, ".old-text"), old_text)
+    await edit_block_sent(browser, row, new_text)
+
+
+async def edit_block_sent(browser: Browser, row: int, new_text: str) -> None:
+    """Type the new text of an open edit form and send it."""
     await browser.paste(block(row, ".new-text"), new_text)
     await browser.follow(block(row, ".patch"))
 
@@ -183,3 +191,32 @@ async def test_a_person_edits_a_block_sees_the_diff_and_restores(
     assert await browser.text("#notice") == "Published version 4."
     assert await browser.text("#labels") == "production → v4"
     assert (await ferry.flows.show(PROFILE, ASSISTANT)).labels == {"production": 4}
+
+
+async def test_a_semantic_edit_from_the_editor(
+    browser: Browser, api: RunningApi, flow_world: FlowWorld
+) -> None:
+    await flow_world.ferry.flows.import_prompt(PROFILE, ASSISTANT, PROMPT, requested_by="t")
+    flow = await flow_store.require(flow_world.db, PROFILE, ASSISTANT)
+    window = window_of(CANONICAL, flow.mapping[2])
+    shown = CANONICAL[window.context_start : window.context_end]
+    old_line = 'Para marcar: "Qual especialidade: ortodontia ou implante?"'
+    new_line = 'Para agendar: "Qual é a especialidade? Temos clínico geral."'
+    queue_outputs(flow_world.sandbox.project, [shown.replace(old_line, new_line)])
+
+    await log_in(browser, api, Scope.read, Scope.jobs_write)
+    await browser.open(EDITOR)
+    await browser.click(block(3, "summary"))
+    await browser.paste(block(3, ".old-text"), "ortodontia ou implante")
+    await browser.choose(block(3, ".mode"), "semantic (a model rewrites around the block)")
+    await browser.type(block(3, ".context"), "keep it short")
+    await edit_block_sent(browser, 3, "clínico geral")
+    assert await browser.text("#notice") == "Your edit made version 2."
+    diff = (await browser.text("#diff")).splitlines()
+    assert [line for line in diff if line.startswith(("-", "+"))][2:] == [
+        f"-{old_line}",
+        f"+{new_line}",
+    ]
+    assert (await browser.rows("#blocks"))[2][2] == "Qual é a especialidade? Temos clínico geral."
+    history = await browser.rows("#history")
+    assert history[0][:2] == ["2", "patch"]

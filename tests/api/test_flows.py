@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+import httpx
+
+from api.auth import COOKIE
+from api.console_flows import form_key
 from schemas.flows import Edit
 from store.api_tokens import Scope
 from tests.api.conftest import RunningApi
@@ -105,3 +109,26 @@ async def test_flow_refusals(api: RunningApi, flow_world: FlowWorld) -> None:
         assert bad.json()["error"]["fields"][0]["loc"] == "version"
     async with await api.client() as anonymous:
         assert (await anonymous.get(FLOW)).status_code == 401
+
+
+async def test_the_consoles_flow_forms_need_the_form_key_and_jobs_write(
+    api: RunningApi, flow_world: FlowWorld
+) -> None:
+    """A form posted from elsewhere (no key) changes nothing, nor does a read-only token."""
+    await flow_world.ferry.flows.import_prompt(PROFILE, ASSISTANT, PROMPT, requested_by="t")
+    form = {"version": "1", "base_version": "1"}
+    restore = f"/console/flows/{PROFILE}/{quote(ASSISTANT, safe='')}/restore"
+    writer, reader = await api.token(Scope.read, Scope.jobs_write), await api.token(Scope.read)
+    async with httpx.AsyncClient(base_url=api.base_url, cookies={COOKIE: writer}) as http:
+        forged = await http.post(restore, data={**form, "key": "0" * 64})
+        assert forged.status_code == 403
+        assert forged.json()["error"]["message"] == (
+            "the form is not from this console: reload the page"
+        )
+    async with httpx.AsyncClient(base_url=api.base_url, cookies={COOKIE: reader}) as http:
+        refused = await http.post(restore, data={**form, "key": form_key(reader)})
+        assert refused.status_code == 403
+        assert refused.json()["error"]["message"] == (
+            "changing a flow needs a token with scope 'jobs:write'"
+        )
+    assert (await flow_world.ferry.flows.show(PROFILE, ASSISTANT)).version == 1

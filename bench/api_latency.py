@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import secrets
 import socket
 import statistics
@@ -53,6 +54,8 @@ from store.pool import create_pool
 from worker.kinds import JobContext, JobHandler
 
 ROOT = Path(__file__).resolve().parents[1]
+# The chat queue's poll interval (worker/app.py's POLL_DELAY_S).
+POLL_S = 0.02
 DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -228,9 +231,37 @@ async def main(jobs: int, gets: int, concurrency: int, baseline: str | None) -> 
             await list(ways.values())[n % len(ways)](client, EchoJob(n=n, run=run))
         for n in range(jobs * len(ways)):
             name = list(ways)[n % len(ways)]
+            # The worker polls the chat queue every 20 ms and each job is sent when the last
+            # one's result arrived, so without a random pause every way would start at the
+            # same phase of the poll and a few ms more could cost a whole poll (or nothing).
+            await asyncio.sleep(random.uniform(0, POLL_S))
             started = time.perf_counter()
             await ways[name](client, EchoJob(n=n, run=run))
             samples[name].append((time.perf_counter() - started) * 1000)
+
+        # What each request costs by itself, without the queue: accept a job (the worker
+        # runs it later), and read the result of a finished one.
+        finished = [EchoJob(n=n, run=run).job_id() for n in range(jobs)]
+        requests: dict[str, list[float]] = {}
+
+        async def timed(name: str, call: Awaitable[object]) -> None:
+            started = time.perf_counter()
+            await call
+            requests.setdefault(name, []).append((time.perf_counter() - started) * 1000)
+
+        for n in range(jobs):
+            # a new job for each way: none finds one another way accepted
+            await timed("direct enqueue", client.enqueue(EchoJob(n=n, run=f"{run}-direct")))
+            await timed("direct finished result", client.handle(finished[n]).outcome(timeout=5))
+            for label, http in https.items():
+                job = EchoJob(n=n, run=f"{run}-{label}")
+                await timed(
+                    f"{label} POST /jobs",
+                    http.post(f"/jobs/{job.kind}", json={"payload": job.model_dump()}),
+                )
+                await timed(
+                    f"{label} GET result (finished)", http.get(f"/jobs/{finished[n]}/result")
+                )
 
         def getter(http: httpx.AsyncClient) -> Callable[[], Awaitable[None]]:
             async def get_http() -> None:
@@ -270,12 +301,17 @@ async def main(jobs: int, gets: int, concurrency: int, baseline: str | None) -> 
     for name, values in samples.items():
         added = p(values, 50) - base
         print(f"{name:30}{p(values, 50):>10.2f}{p(values, 99):>10.2f}{added:>12.2f}")
+    print(f"one request by itself, {jobs} each, interleaved")
+    for name, values in requests.items():
+        print(f"{name:36}{p(values, 50):>10.2f}{p(values, 99):>10.2f}")
     print(f"GET /assistants/{{id}} warm, {gets} requests each, {concurrency} connections")
     mean_rps = {label: statistics.mean(values) for label, values in get_rps.items()}
     for label, value in mean_rps.items():
         print(f"{label:30}{value:>10.0f} req/s")
     print(f"{'in-process registry read':30}{direct_rps:>10.0f} req/s (baseline)")
     figures = {
+        "post_p50_ms": p(requests["HTTP POST /jobs"], 50),
+        "get_result_p50_ms": p(requests["HTTP GET result (finished)"], 50),
         "http_added_p50_ms": p(samples["HTTP long-poll"], 50) - base,
         "sse_added_p50_ms": p(samples["HTTP SSE"], 50) - base,
         "get_rps": mean_rps["HTTP"],
@@ -283,6 +319,8 @@ async def main(jobs: int, gets: int, concurrency: int, baseline: str | None) -> 
     if baseline:
         label = f"HTTP {baseline}"
         figures |= {
+            "baseline_post_p50_ms": p(requests[f"{label} POST /jobs"], 50),
+            "baseline_get_result_p50_ms": p(requests[f"{label} GET result (finished)"], 50),
             "baseline_http_added_p50_ms": p(samples[f"{label} long-poll"], 50) - base,
             "baseline_sse_added_p50_ms": p(samples[f"{label} SSE"], 50) - base,
             "baseline_get_rps": mean_rps[label],

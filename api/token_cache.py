@@ -5,7 +5,9 @@ deployment's token generation read *before* that lookup. It counts while it is y
 `API_TOKEN_CACHE_S` and the generation has not moved: every revocation moves it
 (`store.api_tokens.revoke`), so a revoked token is refused at once by every API process.
 Checking the generation is one Redis GET; with Redis unreachable the cache is bypassed and
-Postgres answers, as without it. Unknown tokens are never cached.
+Postgres answers, as without it. Unknown tokens are never cached. (Were Redis wiped right
+after a revocation, before any request saw the generation move, a cached token could count
+until its entry expires: `API_TOKEN_CACHE_S` bounds that.)
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class TokenCache:
     def __init__(self, db: asyncpg.Pool, redis: Redis, keys: RedisKeys, ttl_s: float) -> None:
         self._db, self._redis, self._keys, self._ttl_s = db, redis, keys, ttl_s
         self._entries: dict[str, _Entry] = {}
+        self._generation: bytes | None = None
 
     async def find(self, presented: str) -> ApiToken | None:
         """The live token of this deployment that `presented` is, or None."""
@@ -47,6 +50,9 @@ class TokenCache:
             generation = await self._redis.get(self._keys.api_token_generation())
         except OUTAGES:
             return await api_tokens.find(self._db, self._keys.prefix, presented)
+        if generation != self._generation:  # a revocation (or a Redis wiped): start afresh
+            self._entries.clear()
+            self._generation = generation
         digest = api_tokens.digest(presented)
         now = time.monotonic()
         entry = self._entries.get(digest)

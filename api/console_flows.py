@@ -90,7 +90,7 @@ async def attempt(job: Callable[[], Awaitable[R]]) -> R | Problem:
         return await job()
     except ValidationError as error:
         fields = [f"{f.loc}: {f.message}" for f in field_errors(error)]
-        return Problem("The edit is not valid", "nothing was sent; fix these fields", fields, 422)
+        return Problem("The input is not valid", "nothing was sent; fix these fields", fields, 422)
     except JobFailed as error:
         code = (error.error.detail or {}).get("code", "")
         return Problem(_FAILURE_TITLES.get(code, "The job failed"), error.error.message)

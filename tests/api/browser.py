@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -76,9 +77,12 @@ class Browser:
         element = await self.run(self.driver.find_element, by, what)
         old_page = await self.run(self.driver.find_element, By.TAG_NAME, "html")
         await self.run(element.click)
-        await self.run(
-            WebDriverWait(self.driver, 20, poll_frequency=0.05).until, staleness_of(old_page)
+        # Mid-navigation Chromium may answer a look at the old page with an inspector error
+        # instead of "stale": that is "not yet", so the wait asks again.
+        wait = WebDriverWait(
+            self.driver, 20, poll_frequency=0.05, ignored_exceptions=(WebDriverException,)
         )
+        await self.run(wait.until, staleness_of(old_page))
 
     async def type(self, css: str, value: str) -> None:
         await self.run((await self.find(css)).send_keys, value)

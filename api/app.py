@@ -13,10 +13,11 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from pydantic import BaseModel
 
-from api import assistants, console, errors, jobs, tools
+from api import assistants, console, console_flows, errors, flows, jobs, tools
 from api.limits import BodyLimit
 from api.settings import ApiSettings
 from api.state import ApiState
+from api.token_cache import TokenCache
 from producers.client import FerryClient
 from schemas.chat import ChatRun
 from schemas.flows import ImportFlow, PatchPrompt, PublishFlow
@@ -40,7 +41,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ferry = await FerryClient.connect(settings.client_settings())
-        app.state.ferry_api = ApiState(settings=settings, ferry=ferry, kinds=served)
+        tokens = TokenCache(ferry.db, ferry.redis, ferry.keys, settings.api_token_cache_s)
+        app.state.ferry_api = ApiState(settings=settings, ferry=ferry, kinds=served, tokens=tokens)
         try:
             yield
         finally:
@@ -75,6 +77,8 @@ def create_app(
     app.include_router(assistants.router)
     app.include_router(tools.router)
     app.include_router(jobs.router)
+    app.include_router(flows.router)
     app.include_router(console.router)
+    app.include_router(console_flows.router)
     console.mount_static(app)
     return app

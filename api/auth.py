@@ -15,7 +15,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.errors import ApiError
 from api.state import ApiState, api_state
-from store import api_tokens
 from store.api_tokens import ApiToken, Scope
 
 COOKIE = "ferry_token"
@@ -31,7 +30,7 @@ async def authenticate(request: Request, state: ApiState, presented: str | None)
     """The live token `presented` is, or a 401."""
     if not presented:
         raise _unauthorized("a bearer token is required (Authorization: Bearer <token>)")
-    token = await api_tokens.find(state.ferry.db, state.keys.prefix, presented)
+    token = await state.tokens.find(presented)
     if token is None:
         raise _unauthorized("the token is not valid here (unknown, revoked or another deployment)")
     return token

@@ -85,7 +85,9 @@ async def enqueue(
                     f"this Idempotency-Key was used for another request (job {earlier})",
                 )
     handle = await state.ferry.enqueue(job)
-    return _json(await _view(state, handle.job_id), status.HTTP_202_ACCEPTED)
+    # The row the enqueue wrote (or found): no second ledger read.
+    view = JobView.of(handle.accepted) if handle.accepted else await _view(state, handle.job_id)
+    return _json(view, status.HTTP_202_ACCEPTED)
 
 
 @router.get("", dependencies=reading)

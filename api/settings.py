@@ -16,6 +16,9 @@ class ApiSettings(ClientSettings):
     api_cors_origins: str = ""
     # The longest `?wait=` a result long-poll may ask for.
     api_max_wait_s: float = 60.0
+    # How long a verified token is trusted in-process (0: every request asks Postgres);
+    # a revocation ends it at once whatever this is (see api/token_cache.py).
+    api_token_cache_s: float = 10.0
 
     @property
     def cors_origins(self) -> list[str]:

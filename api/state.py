@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from api.settings import ApiSettings
+from api.token_cache import TokenCache
 from producers.client import FerryClient
 from schemas.jobs import Job
 from schemas.keys import RedisKeys
@@ -17,6 +18,7 @@ class ApiState:
     settings: ApiSettings
     ferry: FerryClient
     kinds: dict[str, type[Job]]
+    tokens: TokenCache
 
     @property
     def keys(self) -> RedisKeys:

@@ -12,7 +12,12 @@ Then `GET /assistants/{id}` with keep-alive connections, warm (pools and plans w
 against the same read done in-process (`store.registry.get_by_id`). Prints p50/p99 and
 what HTTP adds at p50.
 
-    python bench/api_latency.py [--jobs 200] [--gets 2000] [--concurrency 8]
+`--baseline REF` also serves the API of git ref REF (its tree exported with `git archive`,
+run as its own process on the same stores and worker) and sends its two HTTP ways in the
+same interleaved rounds, and its GETs in alternating rounds: before and after, side by side
+under the same load. The baseline's figures join the summary line as `baseline_…`.
+
+    python bench/api_latency.py [--jobs 200] [--gets 2000] [--concurrency 8] [--baseline main]
 """
 
 from __future__ import annotations
@@ -21,11 +26,16 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import secrets
 import socket
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import ClassVar
 
 import asyncpg
@@ -43,6 +53,9 @@ from store.migrate import migrate
 from store.pool import create_pool
 from worker.kinds import JobContext, JobHandler
 
+ROOT = Path(__file__).resolve().parents[1]
+# The chat queue's poll interval (worker/app.py's POLL_DELAY_S).
+POLL_S = 0.02
 DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -137,7 +150,24 @@ async def rps(call, total: int, concurrency: int) -> float:  # type: ignore[no-u
     return total / (time.perf_counter() - started)
 
 
-async def main(jobs: int, gets: int, concurrency: int) -> None:
+def export_ref(ref: str, into: Path) -> Path:
+    """The tree of git ref `ref` written under `into`."""
+    archive = subprocess.run(
+        ["git", "archive", ref], cwd=ROOT, check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+Way = Callable[[FerryClient, EchoJob, httpx.AsyncClient], Awaitable[None]]
+
+
+def over(way: Way, http: httpx.AsyncClient) -> Callable[[FerryClient, EchoJob], Awaitable[None]]:
+    """A way bound to the HTTP client of one server."""
+    return lambda client, job: way(client, job, http)
+
+
+async def main(jobs: int, gets: int, concurrency: int, baseline: str | None) -> None:
     schema, prefix, run = (
         f"bench_{secrets.token_hex(4)}",
         f"ferry-bench{secrets.token_hex(4)}",
@@ -151,68 +181,158 @@ async def main(jobs: int, gets: int, concurrency: int) -> None:
         pool, deployment=prefix, name="bench", scopes={Scope.read, Scope.jobs_write}
     )
     entry = (await registry.upsert(pool, "default", AssistantSpec(name="b", model="m"))).entry
-    listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    listening.bind(("127.0.0.1", 0))
-    listening.listen(1024)
-    port = listening.getsockname()[1]
     me = [sys.executable, __file__]
     worker = await asyncio.create_subprocess_exec(*me, "--serve-worker", schema, prefix)
-    server = await asyncio.create_subprocess_exec(
-        *me, "--serve-api", schema, prefix, str(listening.fileno()), pass_fds=[listening.fileno()]
-    )
+    # Each server: (label, root of its tree); ours first.
+    roots = [("HTTP", ROOT)]
+    exported = tempfile.TemporaryDirectory(prefix="api-baseline-") if baseline else None
+    if baseline and exported:
+        roots.append((f"HTTP {baseline}", export_ref(baseline, Path(exported.name))))
+    servers, sockets, https = [], [], {}
+    for label, root in roots:
+        listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        listening.bind(("127.0.0.1", 0))
+        listening.listen(1024)
+        sockets.append(listening)
+        servers.append(
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                str(root / "bench" / "api_latency.py"),
+                "--serve-api",
+                schema,
+                prefix,
+                str(listening.fileno()),
+                pass_fds=[listening.fileno()],
+                cwd=root,
+                env={**os.environ, "PYTHONPATH": str(root)},
+            )
+        )
+        https[label] = httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{listening.getsockname()[1]}",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=60,
+            limits=httpx.Limits(max_keepalive_connections=concurrency),
+        )
     client = await FerryClient.connect(ClientSettings(_env_file=None, **stores(schema, prefix)))
-    http = httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{port}",
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=60,
-        limits=httpx.Limits(max_keepalive_connections=concurrency),
-    )
-    ways = {"direct (Python client)": direct, "HTTP long-poll": long_poll, "HTTP SSE": sse}
+
+    async def in_process(client: FerryClient, job: EchoJob) -> None:
+        await direct(client, job, https["HTTP"])
+
+    ways: dict[str, Callable[[FerryClient, EchoJob], Awaitable[None]]] = {
+        "direct (Python client)": in_process
+    }
+    for label in https:
+        ways[f"{label} long-poll"] = over(long_poll, https[label])
+        ways[f"{label} SSE"] = over(sse, https[label])
     samples: dict[str, list[float]] = {name: [] for name in ways}
+    get_rps: dict[str, list[float]] = {label: [] for label in https}
     try:
-        for n in range(-30, 0):  # warm up every path (connections, the worker, plans)
-            await list(ways.values())[n % 3](client, EchoJob(n=n, run=run), http)
+        for n in range(-10 * len(ways), 0):  # warm up every path (connections, the worker, plans)
+            await list(ways.values())[n % len(ways)](client, EchoJob(n=n, run=run))
         for n in range(jobs * len(ways)):
             name = list(ways)[n % len(ways)]
+            # The worker polls the chat queue every 20 ms and each job is sent when the last
+            # one's result arrived, so without a random pause every way would start at the
+            # same phase of the poll and a few ms more could cost a whole poll (or nothing).
+            await asyncio.sleep(random.uniform(0, POLL_S))
             started = time.perf_counter()
-            await ways[name](client, EchoJob(n=n, run=run), http)
+            await ways[name](client, EchoJob(n=n, run=run))
             samples[name].append((time.perf_counter() - started) * 1000)
 
-        async def get_http() -> None:
-            response = await http.get(f"/assistants/{entry.id}")
-            assert response.status_code == 200
+        # What each request costs by itself, without the queue: accept a job (the worker
+        # runs it later), and read the result of a finished one.
+        finished = [EchoJob(n=n, run=run).job_id() for n in range(jobs)]
+        requests: dict[str, list[float]] = {}
+
+        async def timed(name: str, call: Awaitable[object]) -> None:
+            started = time.perf_counter()
+            await call
+            requests.setdefault(name, []).append((time.perf_counter() - started) * 1000)
+
+        for n in range(jobs):
+            # a new job for each way: none finds one another way accepted
+            await timed("direct enqueue", client.enqueue(EchoJob(n=n, run=f"{run}-direct")))
+            await timed("direct finished result", client.handle(finished[n]).outcome(timeout=5))
+            for label, http in https.items():
+                job = EchoJob(n=n, run=f"{run}-{label}")
+                await timed(
+                    f"{label} POST /jobs",
+                    http.post(f"/jobs/{job.kind}", json={"payload": job.model_dump()}),
+                )
+                await timed(
+                    f"{label} GET result (finished)", http.get(f"/jobs/{finished[n]}/result")
+                )
+
+        def getter(http: httpx.AsyncClient) -> Callable[[], Awaitable[None]]:
+            async def get_http() -> None:
+                response = await http.get(f"/assistants/{entry.id}")
+                assert response.status_code == 200
+
+            return get_http
 
         async def get_direct() -> None:
             assert await registry.get_by_id(pool, entry.id) is not None
 
-        await rps(get_http, 200, concurrency)  # warm
-        http_rps = await rps(get_http, gets, concurrency)
+        rounds = 4
+        for http in https.values():
+            await rps(getter(http), 200, concurrency)  # warm
+        for _ in range(rounds):  # alternating rounds: the load moves, both see it
+            for label, http in https.items():
+                get_rps[label].append(await rps(getter(http), gets // rounds, concurrency))
         direct_rps = await rps(get_direct, gets, concurrency)
     finally:
-        for process in (server, worker):
+        for process in (*servers, worker):
             process.terminate()
             await asyncio.wait_for(process.wait(), 30)
-        await http.aclose()
+        for http in https.values():
+            await http.aclose()
         await client.aclose()
         await pool.close()
-        listening.close()
+        for listening in sockets:
+            listening.close()
+        if exported:
+            exported.cleanup()
         await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
         await admin.close()
 
     base = p(samples["direct (Python client)"], 50)
-    print(f"enqueue-to-result, {jobs} jobs per way, one at a time")
-    print(f"{'':26}{'p50 ms':>10}{'p99 ms':>10}{'added p50':>12}")
+    print(f"enqueue-to-result, {jobs} jobs per way, one at a time, interleaved")
+    print(f"{'':30}{'p50 ms':>10}{'p99 ms':>10}{'added p50':>12}")
     for name, values in samples.items():
         added = p(values, 50) - base
-        print(f"{name:26}{p(values, 50):>10.2f}{p(values, 99):>10.2f}{added:>12.2f}")
-    print(f"GET /assistants/{{id}} warm, {gets} requests, {concurrency} connections")
-    print(f"{'HTTP':26}{http_rps:>10.0f} req/s")
-    print(f"{'in-process registry read':26}{direct_rps:>10.0f} req/s (baseline)")
-    http_added = p(samples["HTTP long-poll"], 50) - base
-    sse_added = p(samples["HTTP SSE"], 50) - base
+        print(f"{name:30}{p(values, 50):>10.2f}{p(values, 99):>10.2f}{added:>12.2f}")
+    print(f"one request by itself, {jobs} each, interleaved")
+    for name, values in requests.items():
+        print(f"{name:36}{p(values, 50):>10.2f}{p(values, 99):>10.2f}")
+    print(f"GET /assistants/{{id}} warm, {gets} requests each, {concurrency} connections")
+    mean_rps = {label: statistics.mean(values) for label, values in get_rps.items()}
+    for label, value in mean_rps.items():
+        print(f"{label:30}{value:>10.0f} req/s")
+    print(f"{'in-process registry read':30}{direct_rps:>10.0f} req/s (baseline)")
+    figures = {
+        "post_p50_ms": p(requests["HTTP POST /jobs"], 50),
+        "get_result_p50_ms": p(requests["HTTP GET result (finished)"], 50),
+        "http_added_p50_ms": p(samples["HTTP long-poll"], 50) - base,
+        "sse_added_p50_ms": p(samples["HTTP SSE"], 50) - base,
+        "get_rps": mean_rps["HTTP"],
+    }
+    if baseline:
+        label = f"HTTP {baseline}"
+        figures |= {
+            "baseline_post_p50_ms": p(requests[f"{label} POST /jobs"], 50),
+            "baseline_get_result_p50_ms": p(requests[f"{label} GET result (finished)"], 50),
+            "baseline_http_added_p50_ms": p(samples[f"{label} long-poll"], 50) - base,
+            "baseline_sse_added_p50_ms": p(samples[f"{label} SSE"], 50) - base,
+            "baseline_get_rps": mean_rps[label],
+        }
+    load = os.getloadavg()[0]
+    print(f"load average (1 min) at the end: {load:.1f} on {os.cpu_count()} cores")
     print(
-        f"summary: http_added_p50_ms={http_added:.2f} sse_added_p50_ms={sse_added:.2f} "
-        f"get_rps={http_rps:.0f}"
+        "summary: "
+        + " ".join(
+            f"{key}={value:.0f}" if key.endswith("rps") else f"{key}={value:.2f}"
+            for key, value in figures.items()
+        )
     )
 
 
@@ -221,6 +341,7 @@ if __name__ == "__main__":
     parser.add_argument("--jobs", type=int, default=200, help="jobs per way (default 200)")
     parser.add_argument("--gets", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--baseline", metavar="REF", help="also serve and measure git REF's API")
     parser.add_argument("--serve-worker", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--serve-api", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -229,4 +350,4 @@ if __name__ == "__main__":
     elif args.serve_api:
         serve_api(*args.serve_api)
     else:
-        asyncio.run(main(args.jobs, args.gets, args.concurrency))
+        asyncio.run(main(args.jobs, args.gets, args.concurrency, args.baseline))

@@ -44,11 +44,14 @@ class JobHandle(Generic[R]):
         job_id: str,
         kind: str,
         result_model: type[BaseModel] | None,
+        accepted: LedgerJob | None = None,
     ) -> None:
         self._client = client
         self.job_id = job_id
         self.kind = kind
         self._result_model = result_model
+        # The ledger row as `enqueue` wrote or found it (None for a handle on an older job).
+        self.accepted = accepted
 
     def __repr__(self) -> str:
         return f"JobHandle({self.job_id!r}, kind={self.kind!r})"
@@ -164,7 +167,7 @@ class FerryClient:
                     "will queue it)",
                     error,
                 ) from error
-        return JobHandle(self, row.id, job.kind, job.result_model)
+        return JobHandle(self, row.id, job.kind, job.result_model, accepted=row)
 
     async def chat(self, user_id: str, assistant: str, text: str, **options: Any) -> ChatReply:
         """One chat turn, awaited: the typed reply (options: see `ChatOperations.send`)."""

@@ -94,6 +94,10 @@ class RedisKeys:
         """The stream id of a job's outcome event, once one was appended (it is appended once)."""
         return f"{self.prefix}:events-final:{job_id}"
 
+    def api_token_generation(self) -> str:
+        """A counter every token revocation moves on: API processes drop their cached tokens."""
+        return f"{self.prefix}:api-tokens:generation"
+
     def idempotency(self, token_id: str, key: str) -> str:
         """The job an API token's `Idempotency-Key` stands for."""
         return f"{self.prefix}:idempotency:{token_id}:{key}"

@@ -15,6 +15,9 @@ from enum import StrEnum
 from uuid import UUID
 
 import asyncpg
+from redis.asyncio import Redis
+
+from schemas.keys import RedisKeys
 
 TOKEN_PREFIX = "fry_"
 _USE_GRANULARITY = timedelta(minutes=1)
@@ -101,12 +104,18 @@ async def list_tokens(db: asyncpg.Pool, deployment: str) -> list[ApiToken]:
     return [ApiToken.from_row(row) for row in rows]
 
 
-async def revoke(db: asyncpg.Pool, deployment: str, token_id: UUID) -> bool:
-    """Revoke a token at once; False if the deployment has no such live token."""
+async def revoke(db: asyncpg.Pool, redis: Redis, keys: RedisKeys, token_id: UUID) -> bool:
+    """Revoke a token at once; False if the deployment has no such live token.
+
+    The deployment's token generation moves on after the row is written, so every API
+    process drops the tokens it has cached (a lookup under way when it moves caches its
+    answer under the old generation, which no longer counts).
+    """
     result = await db.execute(
         "UPDATE api_tokens SET revoked_at = now() "
         "WHERE id = $1 AND deployment = $2 AND revoked_at IS NULL",
         token_id,
-        deployment,
+        keys.prefix,
     )
+    await redis.incr(keys.api_token_generation())
     return result.endswith(" 1")

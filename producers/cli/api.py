@@ -73,7 +73,7 @@ def list_tokens() -> None:
 @token_app.command("revoke")
 def revoke(token_id: UUID) -> None:
     """Revoke a token at once."""
-    if not with_client(lambda c: api_tokens.revoke(c.db, c.keys.prefix, token_id)):
+    if not with_client(lambda c: api_tokens.revoke(c.db, c.redis, c.keys, token_id)):
         console.print(f"[red]error:[/red] no live token {token_id} in this deployment")
         raise typer.Exit(1)
     console.print(f"revoked {token_id}")

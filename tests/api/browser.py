@@ -12,11 +12,12 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.expected_conditions import staleness_of
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 T = TypeVar("T")
 
@@ -76,12 +77,29 @@ class Browser:
         element = await self.run(self.driver.find_element, by, what)
         old_page = await self.run(self.driver.find_element, By.TAG_NAME, "html")
         await self.run(element.click)
-        await self.run(
-            WebDriverWait(self.driver, 20, poll_frequency=0.05).until, staleness_of(old_page)
+        # Mid-navigation Chromium may answer a look at the old page with an inspector error
+        # instead of "stale": that is "not yet", so the wait asks again.
+        wait = WebDriverWait(
+            self.driver, 20, poll_frequency=0.05, ignored_exceptions=(WebDriverException,)
         )
+        await self.run(wait.until, staleness_of(old_page))
 
     async def type(self, css: str, value: str) -> None:
         await self.run((await self.find(css)).send_keys, value)
+
+    async def paste(self, css: str, value: str) -> None:
+        """Put `value` in a text field as a paste does (in one go, any character)."""
+        element = await self.find(css)
+        await self.run(
+            self.driver.execute_script, "arguments[0].value = arguments[1]", element, value
+        )
+
+    async def choose(self, css: str, visible_text: str) -> None:
+        """Pick an option of a select by what it shows."""
+        await self.run(Select(await self.find(css)).select_by_visible_text, visible_text)
+
+    async def click(self, css: str) -> None:
+        await self.run((await self.find(css)).click)
 
     async def wait_for_text(self, css: str, text: str, timeout: float = 20) -> None:
         """Until the element shows `text` (the page's own script changes it)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,13 +13,19 @@ import asyncpg
 import httpx
 import pytest
 import uvicorn
+from selenium import webdriver
 
 from api.app import create_app
 from api.settings import ApiSettings
 from schemas.jobs import Job
 from store import api_tokens
 from store.api_tokens import Scope
+from tests.api.browser import Browser, start_chromium
 from tests.pipeline import BulkProbeJob, ProbeJob
+
+# Seed 001's flow world (profile `dst` on the sandbox, assistant `Sofia — Clínica`, a
+# patch-queue worker), shared with the worker's flow tests.
+from tests.worker.flows.conftest import api_style, flow_world  # noqa: F401
 from worker.settings import Settings
 
 
@@ -81,3 +87,27 @@ async def api(db: asyncpg.Pool, settings: Settings) -> AsyncIterator[RunningApi]
     """The API on this test's schema and key prefix, serving the probe job kinds."""
     async with serving(api_settings(settings), db) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[webdriver.Chrome]:
+    driver = start_chromium()
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+async def browser(chromium: webdriver.Chrome, api: RunningApi) -> AsyncIterator[Browser]:
+    tab = Browser(chromium, api.base_url)
+    yield tab
+    await tab.open("/health")  # leave the console: its event streams close
+    await tab.run(chromium.delete_all_cookies)
+
+
+async def log_in(browser: Browser, api: RunningApi, *scopes: Scope) -> None:
+    """Log in to the console with a fresh token (default scope: read)."""
+    await browser.open("/console/login")
+    await browser.type("#token", await api.token(*(scopes or (Scope.read,))))
+    await browser.follow("#login")

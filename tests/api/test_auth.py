@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncpg
 import httpx
 
+from producers.client import FerryClient
 from store import api_tokens
 from store.api_tokens import Scope
 from tests.api.conftest import RunningApi, api_settings, serving
@@ -50,7 +51,8 @@ async def test_a_revoked_token_is_refused_at_once(api: RunningApi) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=api.base_url, headers=headers) as http:
         assert (await http.get("/assistants")).status_code == 200
-        assert await api_tokens.revoke(api.db, api.settings.redis_key_prefix, row.id)
+        async with await FerryClient.connect(api.settings.client_settings()) as ferry:
+            assert await api_tokens.revoke(api.db, ferry.redis, ferry.keys, row.id)
         assert_refused(await http.get("/assistants"), 401, "unauthorized")
     listed = await api_tokens.list_tokens(api.db, api.settings.redis_key_prefix)
     assert [(t.name, t.revoked_at is not None) for t in listed] == [("gateway", True)]

@@ -1,13 +1,10 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-
 import pytest
-from selenium import webdriver
 
 from store.api_tokens import Scope
-from tests.api.browser import Browser, start_chromium
-from tests.api.conftest import RunningApi
+from tests.api.browser import Browser
+from tests.api.conftest import RunningApi, log_in
 from tests.pipeline import ProbeJob, running_worker
 from worker.settings import Settings
 
@@ -23,29 +20,6 @@ TRADER = {
     ],
     "tool_resources": {"file_search": {"vector_store_ids": ["vs_prices"]}},
 }
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[webdriver.Chrome]:
-    driver = start_chromium()
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-@pytest.fixture
-async def browser(chromium: webdriver.Chrome, api: RunningApi) -> AsyncIterator[Browser]:
-    tab = Browser(chromium, api.base_url)
-    yield tab
-    await tab.open("/health")  # leave the console: its event streams close
-    await tab.run(chromium.delete_all_cookies)
-
-
-async def log_in(browser: Browser, api: RunningApi) -> None:
-    await browser.open("/console/login")
-    await browser.type("#token", await api.token(Scope.read))
-    await browser.follow("#login")
 
 
 async def test_a_person_logs_in_and_reads_an_assistant(browser: Browser, api: RunningApi) -> None:

@@ -9,6 +9,7 @@ quoting the original answer, until the mark expires or someone clears it.
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass
 
@@ -33,7 +34,7 @@ class Exhaustion:
         ago = max(0, round(time.time() - self.since))
         return QuotaExhausted(
             f"profile {self.profile!r} is out of quota ({self.code}, {ago} s ago: "
-            f"{self.message}); Ferry sends it nothing for another {self.remaining_s:.0f} s "
+            f"{self.message}); Ferry sends it nothing for another {math.ceil(self.remaining_s)} s "
             "(OPENAI_QUOTA_COOLDOWN_S): add credit or raise the project's limit, then retry",
             profile=self.profile,
             request="(not sent)",

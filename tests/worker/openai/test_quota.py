@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+import time
 
 import asyncpg
 from arq.connections import ArqRedis
@@ -41,16 +43,21 @@ async def test_doctor_shows_a_profile_marked_out_of_quota(
         code="insufficient_quota",
     )
     await mark_exhausted(redis, RedisKeys(key_prefix), spent, cooldown_s=600)
+    started = time.monotonic()
     checks = {c.name: c for c in await run_checks(settings)}
+    elapsed = time.monotonic() - started
     assert (checks["quota src"].ok, checks["quota src"].detail) == (True, "not marked out of quota")
     assert checks["quota dst"].ok is False
-    assert re.fullmatch(
+    told = re.fullmatch(
         r"profile 'dst' is out of quota \(insufficient_quota, \d+ s ago: profile 'dst': POST "
         r"/v1/responses answered 429 insufficient_quota: You exceeded your current quota\); "
-        r"Ferry sends it nothing for another 600 s \(OPENAI_QUOTA_COOLDOWN_S\): add credit or "
+        r"Ferry sends it nothing for another (\d+) s \(OPENAI_QUOTA_COOLDOWN_S\): add credit or "
         r"raise the project's limit, then retry",
         checks["quota dst"].detail,
     )
+    assert told is not None
+    # The cool-down left, rounded up: 600 s less what the checks took, never more.
+    assert 600 - math.ceil(elapsed) <= int(told[1]) <= 600
     assert checks["profile src"].ok and checks["profile dst"].ok
 
 

@@ -13,21 +13,8 @@ from arq.connections import ArqRedis
 from schemas.keys import RedisKeys
 from store import registry
 from tests.producers.cli.conftest import FerryCLI
+from tests.specs import TRADER as SPEC
 from worker.registry import ConfigCache
-
-SPEC = {
-    "name": "trader",
-    "model": "gpt-4o",
-    "instructions": "Answer with the latest price.",
-    "tools": [
-        {
-            "type": "function",
-            "name": "get_price",
-            "parameters": {"type": "object", "properties": {"symbol": {"type": "string"}}},
-        }
-    ],
-    "metadata": {"team": "markets"},
-}
 
 
 @pytest.fixture

@@ -168,3 +168,15 @@ async def test_a_failed_turn_answers_its_error(
         seen = [event async for event in events(r)]
     assert [event.event for event in seen] == ["error"]
     assert seen[0].data["error"] == failed.json()["error"]
+
+
+async def test_a_turn_sent_plain_then_streamed_answers_one_reply(
+    http: httpx.AsyncClient, chat_world: ChatWorld
+) -> None:
+    plain = await http.post("/chat", json=turn("gw-12"))
+    assert plain.status_code == 200, plain.text
+    async with http.stream("POST", "/chat?stream=true", json=turn("gw-12")) as response:
+        seen = [event async for event in events(response)]
+    # It wrote no deltas when it ran: the stream is its reply alone, the same reply.
+    assert [event.event for event in seen] == ["reply"]
+    assert seen[0].data == plain.json()

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from pydantic import BaseModel
 
-from api import assistants, console, console_flows, errors, flows, jobs, tools
+from api import assistants, chat, console, console_flows, errors, flows, jobs, tools
 from api.limits import BodyLimit
 from api.settings import ApiSettings
 from api.state import ApiState
@@ -77,6 +77,7 @@ def create_app(
     app.include_router(assistants.router)
     app.include_router(tools.router)
     app.include_router(jobs.router)
+    app.include_router(chat.router)
     app.include_router(flows.router)
     app.include_router(console.router)
     app.include_router(console_flows.router)

@@ -4,6 +4,12 @@ A reader gets the job's status first (an event without an id, so it never moves 
 point), then every stream entry after `Last-Event-ID`, and stops after the outcome. The
 outcome entry is appended by whichever reader sees the job finish first, atomically and
 once (the worker pushes outcomes on a channel; the stream is where late readers find them).
+
+A chat-run job's text deltas live on the worker's own stream (`RedisKeys.chat_deltas`); its
+readers read both streams in one XREAD, so their event ids are a cursor of both positions,
+`<events id>/<deltas id>`, and a reconnect resumes each stream exactly where it stopped.
+The outcome waits until the deltas are drained: the worker writes its last delta before it
+returns, so once the outcome is there every delta is too.
 """
 
 from __future__ import annotations
@@ -12,15 +18,20 @@ import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
 
 from starlette.requests import Request
 
 from api.models import JobView
 from api.state import ApiState
+from schemas.chat import ChatRun
 from schemas.job_events import STREAM_MAXLEN, STREAM_TTL_S, JobEvent, JobEventType
 from schemas.results import JobOutcome
 
-_STREAM_ID = re.compile(r"^\d+-\d+$")
+_STREAM_ID = r"\d+-\d+"
+_EVENT_ID = re.compile(rf"^({_STREAM_ID})(?:/({_STREAM_ID}))?$")
+_START = "0-0"
 # How long one XREAD blocks before it checks the client is still there.
 _BLOCK_MS = 10_000
 
@@ -35,18 +46,39 @@ return id
 """
 
 
-def parse_last_id(value: str | None) -> str | None:
-    """The stream id a reconnecting client last saw (None: from the start)."""
+@dataclass
+class Cursor:
+    """Where a reader is: its place in the job's event stream and (chat-run) delta stream."""
+
+    events: str = _START
+    deltas: str | None = None
+
+    def event_id(self) -> str:
+        """The SSE id of the event just sent: the cursor as one string."""
+        return self.events if self.deltas is None else f"{self.events}/{self.deltas}"
+
+
+def parse_last_id(value: str | None) -> Cursor | None:
+    """The cursor a reconnecting client last saw (None: from the start)."""
     if value is None or value == "":
         return None
-    if not _STREAM_ID.match(value):
+    match = _EVENT_ID.match(value)
+    if match is None:
         raise ValueError("expected an event id this stream sent (like 1700000000000-0)")
-    return value
+    return Cursor(match.group(1), match.group(2))
 
 
 def _key(value: str) -> tuple[int, int]:
     ms, seq = value.split("-")
     return int(ms), int(seq)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _field(fields: dict[Any, Any], name: str) -> str:
+    return _text(fields.get(name.encode(), fields.get(name, b"")))
 
 
 async def append_outcome(state: ApiState, outcome: JobOutcome) -> str:
@@ -65,13 +97,13 @@ async def append_outcome(state: ApiState, outcome: JobOutcome) -> str:
 
 
 async def event_stream(
-    state: ApiState, view: JobView, after: str | None, request: Request
+    state: ApiState, view: JobView, after: Cursor | None, request: Request
 ) -> AsyncIterator[dict[str, str]]:
     """The SSE events of one job (dicts as sse-starlette sends them)."""
     redis, job_id = state.ferry.redis, view.id
     final = await redis.get(state.keys.job_events_final(job_id))
     final = final.decode() if isinstance(final, bytes) else final
-    if after is not None and final is not None and _key(after) >= _key(final):
+    if after is not None and final is not None and _key(after.events) >= _key(final):
         return  # the client has every event, the outcome included
     if after is None:
         status = JobEvent(type=JobEventType.status, data={"status": view.status.value})
@@ -81,19 +113,56 @@ async def event_stream(
         outcome = view.outcome or await state.ferry.handle(job_id, view.kind).outcome()
         await append_outcome(state, outcome)
 
+    cursor = after or Cursor()
+    events_key = state.keys.job_events(job_id)
+    deltas_key: str | None = None
+    if view.kind == ChatRun.kind:
+        deltas_key = state.keys.chat_deltas(job_id)
+        cursor.deltas = cursor.deltas or _START
+
+    def positions() -> dict[str, str]:
+        # The deltas first: Redis answers the streams in this order, so within one reply
+        # the deltas come before an outcome that followed them.
+        where = {events_key: cursor.events}
+        if deltas_key is not None and cursor.deltas is not None:
+            where = {deltas_key: cursor.deltas, **where}
+        return where
+
+    async def drain_deltas() -> AsyncIterator[dict[str, str]]:
+        while deltas_key is not None and cursor.deltas is not None:
+            replies = await redis.xread({deltas_key: cursor.deltas}, count=500)
+            if not replies:
+                return
+            for _, entries in replies:
+                for entry_id, fields in entries:
+                    if (sent := delta_event(entry_id, fields)) is not None:
+                        yield sent
+
+    def delta_event(entry_id: Any, fields: dict[Any, Any]) -> dict[str, str] | None:
+        cursor.deltas = _text(entry_id)
+        if _field(fields, "type") != "delta":
+            return None  # the worker's `end` entry: the outcome event says the same
+        event = JobEvent(type=JobEventType.delta, data={"text": _field(fields, "text")})
+        return {"id": cursor.event_id(), "event": event.type.value, "data": event.model_dump_json()}
+
     watcher = asyncio.create_task(watch_outcome(), name=f"ferry-events-{job_id}")
-    last = after or "0-0"
     try:
         while not await request.is_disconnected():
-            replies = await redis.xread(
-                {state.keys.job_events(job_id): last}, count=100, block=_BLOCK_MS
-            )
-            for _, entries in replies or []:
+            replies = await redis.xread(positions(), count=100, block=_BLOCK_MS)
+            for stream, entries in replies or []:
+                from_deltas = _text(stream) == deltas_key
                 for entry_id, fields in entries:
-                    last = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-                    raw = fields.get(b"event", fields.get("event"))
-                    event = JobEvent.model_validate_json(raw)
-                    yield {"id": last, "event": event.type.value, "data": event.model_dump_json()}
+                    if from_deltas:
+                        if (sent := delta_event(entry_id, fields)) is not None:
+                            yield sent
+                        continue
+                    event = JobEvent.model_validate_json(fields.get(b"event", fields.get("event")))
+                    if event.type is JobEventType.outcome:
+                        async for sent in drain_deltas():
+                            yield sent
+                    cursor.events = _text(entry_id)
+                    data = event.model_dump_json()
+                    yield {"id": cursor.event_id(), "event": event.type.value, "data": data}
                     if event.type is JobEventType.outcome:
                         return
             if watcher.done() and watcher.exception() is not None:

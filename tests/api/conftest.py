@@ -23,6 +23,13 @@ from store.api_tokens import Scope
 from tests.api.browser import Browser, start_chromium
 from tests.pipeline import BulkProbeJob, ProbeJob
 
+# The chat world (assistant `support` on the sandbox, a chat worker), for `POST /chat`.
+from tests.worker.chat.conftest import (  # noqa: F401
+    chat_settings,
+    chat_world,
+    chat_world_without_worker,
+)
+
 # Seed 001's flow world (profile `dst` on the sandbox, assistant `Sofia — Clínica`, a
 # patch-queue worker), shared with the worker's flow tests.
 from tests.worker.flows.conftest import api_style, flow_world  # noqa: F401

@@ -17,6 +17,7 @@ import asyncpg
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from pydantic import BaseModel
 
+from producers.clone import CloneOperations
 from producers.errors import JobRejected, ResultTimeout, StoreUnavailable, error_for
 from producers.flows import FlowOperations
 from producers.settings import ClientSettings
@@ -125,6 +126,7 @@ class FerryClient:
         self.keys = keys
         self.waiter = OutcomeWaiter(redis, keys)
         self.flows = FlowOperations(self)
+        self.clones = CloneOperations(self)
 
     @classmethod
     async def connect(cls, settings: ClientSettings | None = None) -> FerryClient:

@@ -83,3 +83,14 @@ class RedisKeys:
     def openai_quota(self, profile: str) -> str:
         """Set (with the cool-down as TTL) while a profile is out of quota: JSON of the error."""
         return f"{self.prefix}:openai:quota:{profile}"
+
+    # --- clone jobs (worker/clone/) ---
+
+    @property
+    def clone_slots(self) -> str:
+        """The clone's concurrency slots, shared by every worker: a sorted set of holders."""
+        return f"{self.prefix}:clone:slots"
+
+    def clone_result(self, plan_id: str) -> str:
+        """A clone run's latest result (JSON): what `ferry clone show` prints first."""
+        return f"{self.prefix}:clone:result:{plan_id}"

@@ -97,6 +97,7 @@ class JobHandler(Generic[J]):
 
 # The product's job kinds. Clone, chat-run and patch each add theirs in their own issue.
 # Imported last: each kind's module imports the names above.
+from worker.clone.jobs import CLONE_HANDLERS  # noqa: E402
 from worker.flows.jobs import FLOW_HANDLERS  # noqa: E402
 
-PRODUCT_HANDLERS: tuple[JobHandler[Any], ...] = (*FLOW_HANDLERS,)
+PRODUCT_HANDLERS: tuple[JobHandler[Any], ...] = (*FLOW_HANDLERS, *CLONE_HANDLERS)

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from producers.cli import assistants, db, flow, jobs
+from producers.cli import assistants, clone, db, flow, jobs
 
 app = typer.Typer(
     name="ferry",
@@ -25,6 +25,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(assistants.app, name="assistants")
 app.add_typer(flow.app, name="flow")
+app.add_typer(clone.app, name="clone")
 
 
 def _run_module(module: str, args: list[str]) -> None:

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
 from producers.cli.stores import with_client
@@ -254,27 +254,32 @@ def plan(
 
 async def _apply_and_watch(client: FerryClient, plan: ClonePlan) -> dict[str, Any] | None:
     await client.clones.apply(plan.plan_id)
-    with (
-        Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            console=console,
-            transient=False,
-        ) as bars,
-        Progress(
-            TextColumn("{task.description}"), BarColumn(), DownloadColumn(), console=console
-        ) as byte_bars,
-    ):
+    with Progress(
+        TextColumn("{task.description:<10}"),
+        BarColumn(),
+        TextColumn("{task.fields[shown]}"),
+        console=console,
+    ) as bars:
         first = await client.clones.progress(plan)
-        assistants = bars.add_task("assistants", total=first.assistants_total)
-        files = bars.add_task("files", total=max(first.files_total, 1))
-        size = byte_bars.add_task("bytes", total=max(first.bytes_total, 1))
+        assistants = bars.add_task("assistants", total=first.assistants_total, shown="")
+        files = bars.add_task("files", total=max(first.files_total, 1), shown="")
+        size = bars.add_task("bytes", total=max(first.bytes_total, 1), shown="")
         while True:
             now = await client.clones.progress(plan)
-            bars.update(assistants, completed=now.assistants_done + now.assistants_failed)
-            bars.update(files, completed=now.files_done)
-            byte_bars.update(size, completed=now.bytes_done)
+            finished = now.assistants_done + now.assistants_failed
+            bars.update(
+                assistants,
+                completed=finished,
+                shown=f"{finished}/{now.assistants_total} ({now.assistants_failed} failed)",
+            )
+            bars.update(
+                files, completed=now.files_done, shown=f"{now.files_done}/{now.files_total}"
+            )
+            bars.update(
+                size,
+                completed=now.bytes_done,
+                shown=f"{_size(now.bytes_done)} of {_size(now.bytes_total)}",
+            )
             if now.finished:
                 break
             await asyncio.sleep(POLL_S)
@@ -297,13 +302,12 @@ def print_result(result: dict[str, Any] | None, plan_id: str) -> None:
         console.print(f"plan {plan_id}: no result yet (is a worker serving the clone queue?)")
         return
     table = Table(title=f"clone {plan_id}")
-    for column in ("assistant", "source", "destination", "operation", "files", "writes", "error"):
+    for column in ("assistant", "destination", "operation", "files", "writes", "error"):
         table.add_column(column)
     mark = {"success": "green", "failed": "red"}
     for m in result["mappings"]:
         table.add_row(
             escape(m["name"] or ""),
-            m["src_id"],
             m["dst_id"] or "",
             f"[{mark.get(m['status'], 'yellow')}]{m['operation']}[/]",
             str(len(m["files"])),

@@ -35,9 +35,9 @@ from worker.clone.report import write_report
 from worker.clone.slots import slot
 from worker.clone.specs import resource_ids, swap_resources
 from worker.kinds import JobContext, JobFailure
-from worker.openai.errors import OpenAICallError, QuotaExhausted, RateLimited, Transient
 
-RETRYABLE = (QuotaExhausted, RateLimited, Transient)
+# A module, not its names: worker.openai.errors imports worker.kinds, which imports this.
+from worker.openai import errors as call_errors
 
 
 def planned_assistant(plan: ClonePlan, source_id: str) -> PlannedAssistant:
@@ -63,8 +63,11 @@ async def run_assistant(ctx: JobContext, job: CloneAssistantJob) -> AssistantClo
     except Retry:
         raise  # handed back to the queue (a long rate-limit wait): not a failure
     except Exception as error:
-        message = message_of(error) if isinstance(error, OpenAICallError) else str(error)
-        retry = isinstance(error, RETRYABLE) or not isinstance(error, JobFailure | FileUnavailable)
+        message = (
+            message_of(error) if isinstance(error, call_errors.OpenAICallError) else str(error)
+        )
+        retryable = (call_errors.Retryable, call_errors.QuotaExhausted, call_errors.Ambiguous)
+        retry = isinstance(error, retryable) or not isinstance(error, JobFailure | FileUnavailable)
         failed = AssistantCloneResult(
             plan_id=plan.plan_id,
             source_id=planned.source_id,
@@ -122,11 +125,12 @@ class Applier:
         elif changes(existing.spec, spec):
             existing = await self.dst.update(existing.id, spec)
             status, writes = "updated", 1
+        # The destination id, the moment it is known; the status waits for validation.
         await clone_state.record_assistant(
             self.ctx.db,
             UUID(plan.plan_id),
             planned.source_id,
-            status=status,
+            status="planned",
             destination_id=existing.id,
         )
         validation = await self.validate(existing.id, spec, stores, files)

@@ -21,7 +21,9 @@ from worker.backends.port import AssistantBackend
 from worker.backends.vector_stores import FileToAttach, IngestionTimedOut
 from worker.clone.file_sources import FileSourceResolver
 from worker.kinds import JobContext, JobFailure
-from worker.openai.errors import Ambiguous
+
+# A module, not its names: worker.openai.errors imports worker.kinds, which imports this.
+from worker.openai import errors as call_errors
 
 T = TypeVar("T")
 # Purposes a file can be uploaded with; others (`assistants_output`) go up as `assistants`.
@@ -36,7 +38,7 @@ async def reconciled(
     """`create()`; if its answer was lost, what `find()` finds, else `create()` once more."""
     try:
         return await create()
-    except Ambiguous:
+    except call_errors.Ambiguous:
         if (found := await find()) is not None:
             return found
         return await create()
@@ -149,23 +151,24 @@ class KnowledgeCopier:
                     expires_after=planned.expires_after,
                 )
                 self.writes += 1
-        assert store_id is not None
-        wanted: dict[str, str] = {}
-        for source_file in planned.file_ids:
-            wanted[source_file] = await self.file(source_file, [planned.source_id])
-        attached = {f.id for f in await stores.list_files(store_id)}
-        attributes = await self._attributes(planned)
-        missing = [
-            FileToAttach(
-                destination_id,
-                attributes=attributes.get(source_id),
-                chunking_strategy=planned.chunking_strategy,
-            )
-            for source_id, destination_id in wanted.items()
-            if destination_id not in attached
-        ]
-        if missing:
-            self.writes += len(await stores.attach_batch(store_id, missing))
+            # Attached under the lock: two assistants sharing the store attach each file once.
+            assert store_id is not None
+            wanted: dict[str, str] = {}
+            for source_file in planned.file_ids:
+                wanted[source_file] = await self.file(source_file, [planned.source_id])
+            attached = {f.id for f in await stores.list_files(store_id)}
+            attributes = await self._attributes(planned)
+            missing = [
+                FileToAttach(
+                    destination_id,
+                    attributes=attributes.get(source_id),
+                    chunking_strategy=planned.chunking_strategy,
+                )
+                for source_id, destination_id in wanted.items()
+                if destination_id not in attached
+            ]
+            if missing:
+                self.writes += len(await stores.attach_batch(store_id, missing))
         try:
             statuses = await stores.wait_for_ingestion(
                 store_id, list(wanted.values()), deadline_s=deadline_s

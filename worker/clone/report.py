@@ -62,8 +62,11 @@ def mapping_document(
             "success": len(done),
             "failed": sum(m["status"] == "failed" for m in mappings),
             "pending": sum(m["status"] == "planned" for m in mappings),
-            "files_copied": sum(len(m["files"]) for m in mappings),
-            "files_flagged": sum(1 for m in mappings for f in m["files"] if f.get("flagged")),
+            # A file several assistants use was copied once: count it once.
+            "files_copied": len({f["source_id"] for m in mappings for f in m["files"]}),
+            "files_flagged": len(
+                {f["source_id"] for m in mappings for f in m["files"] if f.get("flagged")}
+            ),
             "write_requests": sum(m["write_requests"] for m in mappings),
         },
     }

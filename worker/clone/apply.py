@@ -33,7 +33,7 @@ from worker.clone.originals import OriginalsDirectory
 from worker.clone.plan import changes, find_existing, load_plan
 from worker.clone.report import write_report
 from worker.clone.slots import slot
-from worker.clone.specs import resource_ids, swap_resources
+from worker.clone.specs import covers, resource_ids, swap_resources
 from worker.kinds import JobContext, JobFailure
 
 # A module, not its names: worker.openai.errors imports worker.kinds, which imports this.
@@ -245,7 +245,7 @@ class Applier:
 
 
 def _check(field: str, expected: object, found: object) -> ValidationCheck:
-    return ValidationCheck(field=field, ok=expected == found, expected=expected, found=found)
+    return ValidationCheck(field=field, ok=covers(expected, found), expected=expected, found=found)
 
 
 def _sha(text: str | None) -> str | None:

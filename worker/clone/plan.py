@@ -32,7 +32,7 @@ from worker.backends.files import NO_DOWNLOAD_PURPOSES
 from worker.backends.port import AssistantBackend, RemoteAssistant
 from worker.backends.vector_stores import MAX_BATCH_FILES
 from worker.clone.originals import NoMatch, OriginalsDirectory, OriginalsError
-from worker.clone.specs import destination_spec, resource_ids, with_destination_resources
+from worker.clone.specs import covers, destination_spec, resource_ids, with_destination_resources
 from worker.kinds import JobContext, JobFailure
 from worker.settings import SettingsError
 
@@ -85,7 +85,7 @@ def changes(current: AssistantSpec, wanted: AssistantSpec) -> list[FieldChange]:
     return [
         FieldChange(field=f, before=before.get(f), after=after.get(f))
         for f in COMPARED
-        if before.get(f) != after.get(f)
+        if not covers(after.get(f), before.get(f))
     ]
 
 

@@ -86,3 +86,24 @@ async def with_destination_resources(
             return None
         files[file_id] = copy.destination_file_id
     return swap_resources(spec, stores, files)
+
+
+def covers(wanted: Any, found: Any) -> bool:
+    """True when `found` has everything `wanted` sets (None in `wanted`: the server's default).
+
+    A server fills defaults in (v2 answers `temperature: 1.0`, a file_search tool's ranking
+    options): those are not differences, or every clone would look changed.
+    """
+    if wanted is None:
+        return True
+    if isinstance(wanted, dict):
+        return isinstance(found, dict) and all(
+            covers(value, found.get(key)) for key, value in wanted.items()
+        )
+    if isinstance(wanted, list):
+        return (
+            isinstance(found, list)
+            and len(wanted) == len(found)
+            and all(covers(w, f) for w, f in zip(wanted, found, strict=True))
+        )
+    return bool(wanted == found)

@@ -91,6 +91,11 @@ def src_style() -> str:
 
 
 @pytest.fixture
+def in_process_worker() -> bool:
+    return True
+
+
+@pytest.fixture
 async def clone_world(
     ferry: FerryClient,
     settings: Settings,
@@ -99,6 +104,7 @@ async def clone_world(
     tmp_path: Path,
     src_style: str,
     dst_style: str,
+    in_process_worker: bool,
 ) -> AsyncIterator[CloneWorld]:
     """Profiles `src` and `dst` on two fresh sandbox projects; a clone worker; OUTPUT_DIR."""
     src, dst = new_project(sandbox_server), new_project(sandbox_server)
@@ -112,7 +118,10 @@ async def clone_world(
     out = tmp_path / "out"
     fresh = settings.model_copy(update={"output_dir": out, "max_concurrency": 2})
     try:
-        async with running_worker(fresh, Queue.clone, PRODUCT_HANDLERS):
+        if in_process_worker:
+            async with running_worker(fresh, Queue.clone, PRODUCT_HANDLERS):
+                yield CloneWorld(ferry, fresh, src, dst, out)
+        else:
             yield CloneWorld(ferry, fresh, src, dst, out)
     finally:
         for project in (src, dst):

@@ -156,19 +156,27 @@ class KnowledgeCopier:
             wanted: dict[str, str] = {}
             for source_file in planned.file_ids:
                 wanted[source_file] = await self.file(source_file, [planned.source_id])
-            attached = {f.id for f in await stores.list_files(store_id)}
             attributes = await self._attributes(planned)
-            missing = [
-                FileToAttach(
-                    destination_id,
-                    attributes=attributes.get(source_id),
-                    chunking_strategy=planned.chunking_strategy,
-                )
-                for source_id, destination_id in wanted.items()
-                if destination_id not in attached
-            ]
-            if missing:
-                self.writes += len(await stores.attach_batch(store_id, missing))
+            for last_try in (False, True):
+                attached = {f.id for f in await stores.list_files(store_id)}
+                missing = [
+                    FileToAttach(
+                        destination_id,
+                        attributes=attributes.get(source_id),
+                        chunking_strategy=planned.chunking_strategy,
+                    )
+                    for source_id, destination_id in wanted.items()
+                    if destination_id not in attached
+                ]
+                if not missing:
+                    break
+                try:
+                    self.writes += len(await stores.attach_batch(store_id, missing))
+                    break
+                except call_errors.Ambiguous:
+                    # The batch may have landed: list again, attach only what is missing.
+                    if last_try:
+                        raise
         try:
             statuses = await stores.wait_for_ingestion(
                 store_id, list(wanted.values()), deadline_s=deadline_s

@@ -154,13 +154,13 @@ async def test_a_quota_stop_midway_fails_cleanly_and_a_later_apply_resumes(
     await seed_source(world)
     state, project = world.dst.server.state, world.dst.project_id
     plan = await world.plan(include_file_search=True)
-    # The quota runs out once the files are up: the vector store's create hangs a moment,
-    # the quota goes meanwhile, and every call after it is refused.
+    # The quota runs out midway: the store and its files are made, the batch that attaches
+    # them hangs a moment, the quota goes meanwhile, and every call after it is refused.
     hang = state.add_fault(
         Fault(
             kind="hang",
             method="POST",
-            path="/v1/vector_stores",
+            path="/v1/vector_stores/*/file_batches",
             count=1,
             hang_ms=300,
             project_id=project,
@@ -186,7 +186,7 @@ async def test_a_quota_stop_midway_fails_cleanly_and_a_later_apply_resumes(
     }
     failures = [r for r in first if isinstance(r, JobFailed)]
     assert {r.error.detail["code"] for r in failures} == {"insufficient_quota"}
-    assert world.counts(world.dst) == {"file": 2}
+    assert world.counts(world.dst) == {"file": 2, "vector_store": 1}
     report = json.loads((world.out / plan.plan_id / "mapping.json").read_text())
     retry = {m["name"]: m["retry_recommended"] for m in report["mappings"]}
     assert retry == {"Support Concierge": True, "Data Analyst": True, "Plain Helper": False}

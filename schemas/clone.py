@@ -8,6 +8,7 @@ runs once, while a plan made next week gets new ids and runs again.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -130,6 +131,8 @@ class ClonePlan(BaseModel):
     # The destination's request limit (per minute) when known, and the time at it.
     requests_per_minute: float | None = None
     estimated_seconds: float | None = None
+    # When the plan was stored (set when it is read back).
+    created_at: datetime | None = None
 
     @field_validator("assistants")
     @classmethod

@@ -103,7 +103,15 @@ class Applier:
             else None
         )
         resolver = FileSourceResolver(self.src.knowledge, originals=originals)
-        self.copier = KnowledgeCopier(ctx, self.src, self.dst, plan.destination, resolver)
+        self.copier = KnowledgeCopier(
+            ctx,
+            self.src,
+            self.dst,
+            plan.destination,
+            resolver,
+            since=plan.created_at,
+            planned_files=plan.files,
+        )
 
     async def run(self) -> AssistantCloneResult:
         planned, plan = self.planned, self.plan
@@ -229,11 +237,12 @@ class Applier:
             expected = sorted(
                 self.copier.outcomes[f].filename for f in by_source[source_id].file_ids
             )
-            found_names = []
-            for attached in await vector_stores.list_files(store_id):
-                file = await self.dst.knowledge.files.get(attached.id)
-                found_names.append(file.filename if file else f"(missing {attached.id})")
-            found_names.sort()
+            # One list per store: the ids attached, named through this run's file map.
+            names = {o.destination_id: o.filename for o in self.copier.outcomes.values()}
+            found_names = sorted(
+                names.get(f.id, f"(unexpected {f.id})")
+                for f in await vector_stores.list_files(store_id)
+            )
             checks.append(_check(f"vector_store[{source_id}].files", expected, found_names))
         ci = got.tool_resources.code_interpreter if got.tool_resources else None
         checks.append(

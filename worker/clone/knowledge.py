@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TypeVar
 
 from openai.types import FileObject
 
 from schemas.assistants import METADATA_MAX_KEYS
-from schemas.clone import CLONED_FROM_KEY, FileOutcome, PlannedVectorStore
+from schemas.clone import CLONED_FROM_KEY, FileOutcome, PlannedFile, PlannedVectorStore
 from store import clone_state
 from worker.backends.port import AssistantBackend
 from worker.backends.vector_stores import FileToAttach, IngestionTimedOut
@@ -54,9 +55,15 @@ class KnowledgeCopier:
         dst: AssistantBackend,
         destination: str,
         resolver: FileSourceResolver,
+        *,
+        since: datetime | None = None,
+        planned_files: dict[str, PlannedFile] | None = None,
     ) -> None:
         self.ctx, self.src, self.dst, self.destination = ctx, src, dst, destination
         self.resolver = resolver
+        # Copies recorded after this moment (the plan's) were made by this run: not checked.
+        self.since = since
+        self.planned_files = planned_files or {}
         self.outcomes: dict[str, FileOutcome] = {}
         self.writes = 0
 
@@ -65,6 +72,10 @@ class KnowledgeCopier:
         db, dst = self.ctx.db, self.dst.knowledge.files
         async with clone_state.copy_lock(db, "file", self.destination, source_id):
             copy = await clone_state.copied_file(db, self.destination, source_id)
+            if copy is not None and self.since is not None and copy.created_at >= self.since:
+                # Copied during this run (by another assistant's job): it is there.
+                self._note_copy(source_id, copy)
+                return copy.destination_file_id
             if copy is not None:
                 existing = await dst.get(copy.destination_file_id)
                 if existing is not None:
@@ -102,6 +113,17 @@ class KnowledgeCopier:
             )
             self._note(source_id, uploaded.id, uploaded, resolved.travel.value)
             return uploaded.id
+
+    def _note_copy(self, source_id: str, copy: clone_state.FileCopy) -> None:
+        planned = self.planned_files.get(source_id)
+        self.outcomes[source_id] = FileOutcome(
+            source_id=source_id,
+            destination_id=copy.destination_file_id,
+            filename=planned.filename if planned else source_id,
+            bytes=copy.size,
+            travel=copy.travel,
+            flagged=copy.travel == "parsed_text",
+        )
 
     def _note(self, source_id: str, destination_id: str, file: FileObject, travel: str) -> None:
         self.outcomes[source_id] = FileOutcome(

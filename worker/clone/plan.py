@@ -36,19 +36,8 @@ from worker.clone.specs import covers, destination_spec, resource_ids, with_dest
 from worker.kinds import JobContext, JobFailure
 from worker.settings import SettingsError
 
-# The fields a plan compares, in the order it prints them.
-COMPARED = (
-    "name",
-    "model",
-    "description",
-    "instructions",
-    "temperature",
-    "top_p",
-    "response_format",
-    "tools",
-    "tool_resources",
-    "metadata",
-)
+# The fields a plan compares: every field of a definition, in the spec's order.
+COMPARED = tuple(AssistantSpec.model_fields)
 
 
 def select(listed: list[RemoteAssistant], selection: Selection) -> list[RemoteAssistant]:
@@ -151,10 +140,10 @@ class Planner:
             self.ctx.db,
             self.job.source,
             self.job.destination,
-            body.model_dump(mode="json", exclude={"plan_id"}),
+            body.model_dump(mode="json", exclude={"plan_id", "created_at"}),
             [a.source_id for a in planned],
         )
-        return body.model_copy(update={"plan_id": str(stored.id)})
+        return body.model_copy(update={"plan_id": str(stored.id), "created_at": stored.created_at})
 
     async def _destination_models(self) -> set[str] | None:
         try:
@@ -328,4 +317,6 @@ async def load_plan(ctx: JobContext, plan_id: str) -> ClonePlan:
         stored = None
     if stored is None:
         raise JobFailure(f"no clone plan {plan_id}", detail={"code": "unknown_plan"})
-    return ClonePlan.model_validate({**stored.body, "plan_id": str(stored.id)})
+    return ClonePlan.model_validate(
+        {**stored.body, "plan_id": str(stored.id), "created_at": stored.created_at}
+    )

@@ -20,7 +20,7 @@ from uuid import UUID
 
 from schemas.clone import AssistantCloneResult, CloneAssistantJob, ClonePlan, ClonePlanJob
 from schemas.results import JobStatus
-from store import clone_state, ledger
+from store import clone_state
 
 if TYPE_CHECKING:
     from producers.client import FerryClient, JobHandle
@@ -86,8 +86,9 @@ class CloneOperations:
         handles = []
         for planned in plan.assistants:
             job = CloneAssistantJob(plan_id=plan.plan_id, source_id=planned.source_id)
-            while (row := await ledger.get(self._client.db, job.job_id())) is not None and (
-                row.status is JobStatus.failed
+            # The outcome (Redis first, then the ledger, whose worker writes are batched).
+            while (done := await self._client.finished_outcome(job.job_id())) is not None and (
+                done.status is JobStatus.failed
             ):
                 job = job.model_copy(update={"run": job.run + 1})
             handles.append(await self._client.enqueue(job))

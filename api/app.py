@@ -20,11 +20,19 @@ from api.state import ApiState
 from api.token_cache import TokenCache
 from producers.client import FerryClient
 from schemas.chat import ChatRun
+from schemas.clone import CloneAssistantJob, ClonePlanJob
 from schemas.flows import ImportFlow, PatchPrompt, PublishFlow
 from schemas.jobs import Job
 
 # The job kinds `POST /jobs/{kind}` accepts; each kind's issue adds its model here.
-KINDS: list[type[Job]] = [ImportFlow, PatchPrompt, PublishFlow, ChatRun]
+KINDS: list[type[Job]] = [
+    ImportFlow,
+    PatchPrompt,
+    PublishFlow,
+    ChatRun,
+    ClonePlanJob,
+    CloneAssistantJob,
+]
 
 
 class Health(BaseModel):

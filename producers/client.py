@@ -17,6 +17,7 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from pydantic import BaseModel
 
 from producers.chat import ChatOperations, ChatStream
+from producers.clone import CloneOperations
 from producers.errors import ResultTimeout, StoreUnavailable, error_for, refused
 from producers.flows import FlowOperations
 from producers.settings import ClientSettings
@@ -118,6 +119,7 @@ class FerryClient:
         self.waiter = OutcomeWaiter(redis, keys)
         self.flows = FlowOperations(self)
         self.chats = ChatOperations(self)
+        self.clones = CloneOperations(self)
 
     @classmethod
     async def connect(cls, settings: ClientSettings | None = None) -> FerryClient:

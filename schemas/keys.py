@@ -119,3 +119,14 @@ class RedisKeys:
     def chat_wake(self, job_id: str) -> str:
         """Pushed to when the turn `job_id` is next in line for its thread: a list."""
         return f"{self.prefix}:chat:wake:{job_id}"
+
+    # --- clone jobs (worker/clone/) ---
+
+    @property
+    def clone_slots(self) -> str:
+        """The clone's concurrency slots, shared by every worker: a sorted set of holders."""
+        return f"{self.prefix}:clone:slots"
+
+    def clone_result(self, plan_id: str) -> str:
+        """A clone run's latest result (JSON): what `ferry clone show` prints first."""
+        return f"{self.prefix}:clone:result:{plan_id}"

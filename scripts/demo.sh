@@ -19,6 +19,8 @@ src_key=sk-proj-demo-src-0000000000000000000000000000
 dst_key=sk-proj-demo-dst-0000000000000000000000000000
 
 export DATABASE_SCHEMA=ferry_demo REDIS_KEY_PREFIX=ferry-demo LOG_LEVEL=warn
+# Where the worker writes clone reports (mapping.json, report.md).
+export OUTPUT_DIR="$PWD/$out/clone"
 export OPENAI_SRC_API_KEY=$src_key OPENAI_SRC_BASE_URL=$base OPENAI_SRC_API_STYLE=assistants
 export OPENAI_SRC_ORG_ID=org-demo-src OPENAI_SRC_PROJECT_ID=proj_demo_src
 export OPENAI_DST_API_KEY=$dst_key OPENAI_DST_BASE_URL=$base OPENAI_DST_API_STYLE=responses
@@ -61,6 +63,9 @@ async def reset() -> None:
     await conn.close()
     redis = Redis.from_url(settings.redis_url)
     keys = [k async for k in redis.scan_iter(match=f"{settings.redis_key_prefix}:*")]
+    # arq keeps its own job and result keys (`arq:job:<prefix>:<id>`) for a day: an earlier
+    # demo's would make today's jobs of the same id look done already.
+    keys += [k async for k in redis.scan_iter(match=f"arq:*:{settings.redis_key_prefix}:*")]
     if keys:
         await redis.delete(*keys)
     await redis.aclose()
@@ -131,9 +136,25 @@ step "ferry flow patch: one block edited as a local patch, published as the inst
 step "ferry flow history"
 "$ferry" flow history "$sofia" --profile dst
 
+originals="$PWD/sandbox/fixtures/demo/files"
+step "ferry clone plan: the whole source project into dst, knowledge included (nothing written yet)"
+"$ferry" clone plan --from src --to dst --prefix "PROD - " --file-search --code-interpreter \
+  --originals "$originals" | tee "$out/clone-plan.txt"
+plan_id=$(sed -n 's/^apply it with: ferry clone apply //p' "$out/clone-plan.txt")
+
+step "ferry clone apply $plan_id: one job per assistant, live progress, then the summary"
+"$ferry" clone apply "$plan_id"
+
+step "the report ($OUTPUT_DIR/$plan_id/report.md)"
+cat "$OUTPUT_DIR/$plan_id/report.md"
+
+step "a second clone with no change at the source: every assistant unchanged, zero writes"
+"$ferry" clone apply --from src --to dst --prefix "PROD - " --file-search --code-interpreter \
+  --originals "$originals" | tail -n 12
+
 step "jobs"
-echo "Clone and chat-run arrive with their own issues; the flow jobs above rode this pipeline:"
-"$ferry" jobs list --limit 5
+echo "The clone and flow jobs above rode this pipeline:"
+"$ferry" jobs list --limit 8
 
 # --- Chat-run jobs (issue 11) ------------------------------------------------------------------
 step "chat: an assistant in profile dst (Responses style) with the function tool lookup_order"

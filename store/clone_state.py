@@ -45,6 +45,7 @@ class AssistantCopy:
     status: str
     error: str | None
     updated_at: datetime
+    result: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class ThreadJournal:
 
 ASSISTANT_STATUSES = ("planned", "created", "updated", "unchanged", "failed")
 _PLAN = "id, source, destination, body, created_at"
-_ASSISTANT = "plan_id, source_id, destination_id, status, error, updated_at"
+_ASSISTANT = "plan_id, source_id, destination_id, status, error, updated_at, result"
 _FILE = "destination, source_file_id, destination_file_id, sha256, size, travel, created_at"
 _THREAD = (
     "destination, source_thread_id, conversation_id, last_message_id, messages_copied, "
@@ -136,6 +137,7 @@ async def record_assistant(
     status: str,
     destination_id: str | None = None,
     error: str | None = None,
+    result: dict[str, Any] | None = None,
 ) -> AssistantCopy:
     """What apply did with one planned assistant (a destination id, once known, is kept)."""
     if status not in ASSISTANT_STATUSES:
@@ -145,7 +147,7 @@ async def record_assistant(
             f"""
             UPDATE clone_assistants
             SET status = $3, destination_id = coalesce($4, destination_id), error = $5,
-                updated_at = now()
+                result = coalesce($6, result), updated_at = now()
             WHERE plan_id = $1 AND source_id = $2
             RETURNING {_ASSISTANT}
             """,
@@ -154,6 +156,7 @@ async def record_assistant(
             status,
             destination_id,
             error,
+            result,
         )
     if row is None:
         raise CloneStateError(f"plan {plan_id} has no assistant {source_id}")

@@ -1,10 +1,10 @@
 """The worker process: one set of resources for every queue it serves, workers that outlive
 Redis and Postgres blips, and the sweeper.
 
-A process opens one Redis pool, one Postgres pool (migrating once), one `OpenAIClients` and
-one registry listener, and shares them with an arq worker per queue. A connection error
-never ends the process: the worker whose poll loop it broke waits (with backoff) and starts
-polling again; jobs running meanwhile carry on.
+A process opens one Redis pool, one Postgres pool (migrating once), one `OpenAIClients`, one
+blob store and one registry listener, and shares them with an arq worker per queue. A
+connection error never ends the process: the worker whose poll loop it broke waits (with
+backoff) and starts polling again; jobs running meanwhile carry on.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from schemas.keys import Queue, RedisKeys
 from store.migrate import migrate
 from store.outages import OUTAGES, until_it_lands
 from store.pool import create_pool as create_db_pool
+from worker.blobs import blob_store_from_url
 from worker.handlers import PRODUCT_HANDLERS
 from worker.kinds import JobHandler
 from worker.ledger_batch import LedgerBatch
@@ -73,11 +74,16 @@ async def on_startup(ctx: dict[str, Any]) -> None:
     if applied:
         log.info("migrations applied", versions=[m.version for m in applied])
     ctx["openai"] = OpenAIClients(settings, ctx["redis"], ctx["keys"])
+    ctx["blobs"] = await blob_store_from_url(
+        settings.blob_store_url, db=ctx["db"], chunk_bytes=settings.blob_chunk_bytes
+    )
     await start_config_cache(ctx, ttl_s=settings.registry_cache_ttl_s)
 
 
 async def on_shutdown(ctx: dict[str, Any]) -> None:
     await stop_config_cache(ctx)
+    if "blobs" in ctx:
+        await ctx["blobs"].aclose()
     if "openai" in ctx:
         await ctx["openai"].aclose()
     for pool in ("ledger_db", "db"):

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from worker.chat.jobs import CHAT_HANDLERS
+from worker.clone.jobs import CLONE_HANDLERS
 from worker.flows.jobs import FLOW_HANDLERS
 from worker.kinds import JobHandler
 
-PRODUCT_HANDLERS: tuple[JobHandler[Any], ...] = (*FLOW_HANDLERS, *CHAT_HANDLERS)
+PRODUCT_HANDLERS: tuple[JobHandler[Any], ...] = (*FLOW_HANDLERS, *CHAT_HANDLERS, *CLONE_HANDLERS)

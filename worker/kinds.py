@@ -21,6 +21,7 @@ from schemas.keys import RedisKeys
 
 if TYPE_CHECKING:
     from worker.backends.port import AssistantBackend
+    from worker.blobs import BlobStore
     from worker.openai.clients import OpenAIClients
     from worker.registry import ConfigCache
     from worker.settings import Settings
@@ -45,6 +46,8 @@ class JobContext:
     keys: RedisKeys
     openai: OpenAIClients
     configs: ConfigCache
+    # The process's blob store (`BLOB_STORE_URL`): original bytes of every file Ferry uploads.
+    blobs: BlobStore
 
     @cached_property
     def log(self) -> structlog.stdlib.BoundLogger:
@@ -54,7 +57,11 @@ class JobContext:
         )
 
     def backend(self, profile: str) -> AssistantBackend:
-        """The backend port over `profile`'s assistants (its API style decides which)."""
+        """The backend port over `profile`'s assistants (its API style decides which).
+
+        Every request it makes goes through the OpenAI call layer: paced on the profile's
+        shared budget, retried by error kind, failures named.
+        """
         # Imported here: the backends import kinds' neighbours, and kinds must import nothing
         # that imports it back.
         from worker.backends.factory import backend_for
@@ -65,6 +72,8 @@ class JobContext:
             db=self.db,
             redis=self.redis,
             keys=self.keys,
+            blobs=self.blobs,
+            via=lambda request: self.openai.call(profile, request),
         )
 
 

@@ -149,6 +149,7 @@ def _runner(handler: JobHandler[Any], kinds: dict[str, type[Job]]) -> ArqCorouti
             keys=keys,
             openai=ctx["openai"],
             configs=ctx["configs"],
+            blobs=ctx["blobs"],
         )
         if begun.attempts > model.max_tries:
             outcome = failed(

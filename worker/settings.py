@@ -91,10 +91,14 @@ class Settings(StoreSettings):
     # Clone defaults (seed 000's variables); a clone job may override each.
     clone_mode: CloneMode = CloneMode.all
     clone_ids: str = ""
+    # The by-name filter: comma-separated, case-insensitive "contains", any of them.
+    clone_names: str = ""
     clone_name_prefix: str = ""
     dry_run: bool = False
     include_file_search: bool = False
     include_code_interpreter: bool = False
+    # How long a clone waits for a vector store's files to be ingested at the destination.
+    clone_ingestion_deadline_s: float = Field(600.0, gt=0)
 
     # The blob store (original bytes of every file Ferry uploads): `postgres:` is Ferry's
     # own database; see worker/blobs/__init__.py for the other URLs.

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from producers.cli import api, assistants, chat, db, flow, jobs
+from producers.cli import api, assistants, chat, clone, db, flow, jobs
 
 app = typer.Typer(
     name="ferry",
@@ -28,6 +28,7 @@ app.add_typer(flow.app, name="flow")
 app.add_typer(api.app, name="api")
 app.command("run")(chat.run)
 app.command("chat")(chat.chat)
+app.add_typer(clone.app, name="clone")
 
 
 def _run_module(module: str, args: list[str]) -> None:

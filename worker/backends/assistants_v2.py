@@ -16,6 +16,7 @@ from openai.types.beta import Assistant
 
 from schemas.assistants import AssistantSpec
 from worker.backends import knowledge as knowledge_port
+from worker.backends.calls import Caller, direct, unless_missing
 from worker.backends.knowledge import Knowledge
 from worker.backends.port import RemoteAssistant
 
@@ -35,8 +36,10 @@ class AssistantsV2Backend:
         *,
         page_size: int = MAX_PAGE_SIZE,
         knowledge: Knowledge | None = None,
+        via: Caller | None = None,
     ) -> None:
-        self._assistants = client.beta.assistants
+        # Requests go through `via` (the call layer, in jobs), or straight to `client`.
+        self._call = via or direct(client)
         self._page_size = min(page_size, MAX_PAGE_SIZE)
         self._knowledge = knowledge
 
@@ -50,7 +53,11 @@ class AssistantsV2Backend:
         found: list[RemoteAssistant] = []
         after: str | openai.Omit = openai.omit
         while True:
-            page = await self._assistants.list(limit=self._page_size, order="asc", after=after)
+            page = await self._call(
+                lambda c, after=after: c.beta.assistants.list(
+                    limit=self._page_size, order="asc", after=after
+                )
+            )
             found.extend(_remote(obj) for obj in page.data)
             if not page.has_more or not page.data:
                 return found
@@ -58,25 +65,27 @@ class AssistantsV2Backend:
 
     async def get(self, assistant_id: str) -> RemoteAssistant | None:
         """`retrieve`; a 404 is None."""
-        try:
-            return _remote(await self._assistants.retrieve(assistant_id))
-        except openai.NotFoundError:
-            return None
+        found = await unless_missing(
+            self._call, lambda c: c.beta.assistants.retrieve(assistant_id), None
+        )
+        return _remote(found) if found is not None else None
 
     async def create(self, spec: AssistantSpec) -> RemoteAssistant:
         """`create` with the spec's set fields (the server defaults the rest)."""
-        return _remote(await self._assistants.create(**spec.to_v2_create()))
+        body = spec.to_v2_create()
+        return _remote(await self._call(lambda c: c.beta.assistants.create(**body)))
 
     async def update(self, assistant_id: str, spec: AssistantSpec) -> RemoteAssistant:
         """`update` with every field, so the remote object ends up equal to the spec."""
-        return _remote(await self._assistants.update(assistant_id, **spec.to_v2_update()))
+        body = spec.to_v2_update()
+        return _remote(await self._call(lambda c: c.beta.assistants.update(assistant_id, **body)))
 
     async def delete(self, assistant_id: str) -> bool:
         """`delete`; a 404 is False."""
-        try:
-            return (await self._assistants.delete(assistant_id)).deleted
-        except openai.NotFoundError:
-            return False
+        deleted = await unless_missing(
+            self._call, lambda c: c.beta.assistants.delete(assistant_id), None
+        )
+        return deleted is not None and deleted.deleted
 
     async def find_by_metadata(self, key: str, value: str) -> list[RemoteAssistant]:
         """v2 lists cannot filter by metadata: list everything, filter here."""

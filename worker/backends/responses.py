@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable
 from uuid import UUID
 
 import asyncpg
-import openai
 from openai import AsyncOpenAI
 from redis.asyncio import Redis
 
@@ -20,6 +19,7 @@ from schemas.assistants import AssistantSpec, SpecError
 from schemas.keys import RedisKeys
 from store import registry, registry_writes
 from store.registry import RegistryEntry
+from worker.backends.calls import Caller, direct
 from worker.backends.knowledge import Knowledge
 from worker.backends.port import RemoteAssistant
 from worker.blobs import PostgresBlobStore
@@ -39,6 +39,7 @@ class ResponsesBackend:
         keys: RedisKeys,
         *,
         knowledge: Knowledge | None = None,
+        via: Caller | None = None,
     ) -> None:
         self._profile, self._client, self._db, self._redis, self._keys = (
             profile,
@@ -47,8 +48,9 @@ class ResponsesBackend:
             redis,
             keys,
         )
+        self._call = via or direct(client)
         # The default blob store is Ferry's own database, which this backend already has.
-        self.knowledge = knowledge or Knowledge(profile, client, PostgresBlobStore(db))
+        self.knowledge = knowledge or Knowledge(profile, self._call, PostgresBlobStore(db))
 
     async def list_all(self) -> list[RemoteAssistant]:
         """The profile's registry entries, oldest first."""
@@ -112,23 +114,21 @@ class ResponsesBackend:
         resources = spec.tool_resources
         if resources is None:
             return
-        wanted: list[tuple[str, list[str], str, Callable[[str], Awaitable[object]]]] = []
+        wanted: list[tuple[str, list[str], str, Callable[[str], Awaitable[object | None]]]] = []
         if resources.file_search:
             ids = resources.file_search.vector_store_ids
-            retrieve = self._client.vector_stores.retrieve
+            retrieve = self.knowledge.vector_stores.get
             wanted.append(
                 ("tool_resources.file_search.vector_store_ids", ids, "vector store", retrieve)
             )
         if resources.code_interpreter:
             ids = resources.code_interpreter.file_ids
-            retrieve = self._client.files.retrieve
+            retrieve = self.knowledge.files.get
             wanted.append(("tool_resources.code_interpreter.file_ids", ids, "file", retrieve))
         missing: list[tuple[str, str]] = []
         for path, ids, label, retrieve in wanted:
             for i, object_id in enumerate(ids):
-                try:
-                    await retrieve(object_id)
-                except openai.NotFoundError:
+                if await retrieve(object_id) is None:
                     missing.append(
                         (f"{path}[{i}]", f"no {label} {object_id!r} in profile {self._profile!r}")
                     )

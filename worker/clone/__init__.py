@@ -1,1 +1,1 @@
-"""The clone job (seed 000): plan, apply, knowledge, history. Built up issue by issue."""
+"""Clone jobs: seed 000's replicator (plan, apply per assistant, reports)."""

@@ -9,6 +9,7 @@ from producers.errors import JobFailed
 from schemas.flows import Edit, PatchPrompt
 from store import flows as flow_store
 from tests.worker.flows.conftest import CANONICAL, GLOBALS, PROMPT, FlowWorld
+from worker.blobs import PostgresBlobStore
 from worker.flows.jobs import run_patch
 from worker.kinds import JobContext
 from worker.openai.clients import OpenAIClients
@@ -232,6 +233,7 @@ async def test_a_job_run_again_after_its_commit_finds_its_version_and_applies_no
         keys=flow_world.ferry.keys,
         openai=OpenAIClients(settings, flow_world.ferry.redis, flow_world.ferry.keys),
         configs=None,  # type: ignore[arg-type] - a patch never reads configs
+        blobs=PostgresBlobStore(flow_world.db),
     )
     again = await run_patch(ctx, job)
     assert again == first and again.version == 2

@@ -1,0 +1,384 @@
+"""`ferry clone`: seed 000's replicator: plan (stored, nothing written), apply, show.
+
+The seed's environment variables (CLONE_MODE, CLONE_IDS, CLONE_NAMES, CLONE_NAME_PREFIX,
+INCLUDE_FILE_SEARCH, INCLUDE_CODE_INTERPRETER, DRY_RUN) are the flags' defaults. A worker
+serving the `clone` queue does the work: the producer holds no keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn
+from rich.table import Table
+
+from producers.cli.stores import with_client
+from producers.client import FerryClient
+from producers.clone import UnknownPlan, new_request_id
+from producers.errors import FerryError, JobFailed
+from schemas.clone import CloneOptions, ClonePlan, ClonePlanJob, Selection, SelectionMode
+from schemas.jobs import field_errors
+
+app = typer.Typer(
+    help="Clone assistants between profiles: plan, apply, show.", no_args_is_help=True
+)
+console = Console(highlight=False)
+POLL_S = 0.5
+
+
+class CloneDefaults(BaseSettings):
+    """Seed 000's variables, as the defaults of the flags."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    clone_mode: SelectionMode = SelectionMode.all
+    clone_ids: str = ""
+    clone_names: str = ""
+    clone_name_prefix: str = ""
+    include_file_search: bool = False
+    include_code_interpreter: bool = False
+    dry_run: bool = False
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[red]error:[/red] {escape(message)}")
+    console.print("nothing was changed")
+    return typer.Exit(1)
+
+
+def _run(action: Any) -> Any:
+    try:
+        return with_client(action)
+    except UnknownPlan as error:
+        raise _fail(str(error)) from None
+    except JobFailed as error:
+        raise _fail(error.outcome.error.message if error.outcome.error else str(error)) from None
+    except FerryError as error:
+        raise _fail(str(error)) from None
+
+
+FromOption = Annotated[str | None, typer.Option("--from", help="Source profile.")]
+ToOption = Annotated[str | None, typer.Option("--to", help="Destination profile.")]
+ModeOption = Annotated[
+    SelectionMode | None, typer.Option("--mode", help="all, by_id or by_name [CLONE_MODE].")
+]
+IdsOption = Annotated[
+    str | None, typer.Option("--ids", help="Comma-separated assistant ids [CLONE_IDS].")
+]
+NamesOption = Annotated[
+    str | None,
+    typer.Option("--names", help="Comma-separated name fragments, any case [CLONE_NAMES]."),
+]
+PrefixOption = Annotated[
+    str | None, typer.Option("--prefix", help="Prefix for names at the destination.")
+]
+FileSearchOption = Annotated[
+    bool | None,
+    typer.Option("--file-search/--no-file-search", help="Copy vector stores and their files."),
+]
+CodeOption = Annotated[
+    bool | None,
+    typer.Option("--code-interpreter/--no-code-interpreter", help="Copy code-interpreter files."),
+]
+ModelMapOption = Annotated[
+    list[str] | None, typer.Option("--model-map", help="old=new; repeat for several.")
+]
+OriginalsOption = Annotated[
+    str | None,
+    typer.Option("--originals", help="A directory of original files (on the worker's machine)."),
+]
+
+
+def plan_job(
+    source: str | None,
+    destination: str | None,
+    mode: SelectionMode | None,
+    ids: str | None,
+    names: str | None,
+    prefix: str | None,
+    file_search: bool | None,
+    code_interpreter: bool | None,
+    model_map: list[str] | None,
+    originals: str | None,
+) -> ClonePlanJob:
+    """The plan job the flags (and the seed's variables under them) describe."""
+    defaults = CloneDefaults()
+    if not source or not destination:
+        raise _fail("--from and --to name the source and destination profiles")
+    mapping: dict[str, str] = {}
+    for item in model_map or []:
+        old, sep, new = item.partition("=")
+        if not sep or not old.strip() or not new.strip():
+            raise _fail(f"--model-map {item!r}: write it as old=new (e.g. gpt-4=gpt-4.1)")
+        mapping[old.strip()] = new.strip()
+    chosen_mode = mode or defaults.clone_mode
+    id_list = _split(ids if ids is not None else defaults.clone_ids)
+    name_list = _split(names if names is not None else defaults.clone_names)
+    if mode is None and (ids or names):
+        chosen_mode = SelectionMode.by_id if ids else SelectionMode.by_name
+    try:
+        return ClonePlanJob(
+            source=source,
+            destination=destination,
+            selection=Selection(mode=chosen_mode, ids=id_list, names=name_list),
+            options=CloneOptions(
+                name_prefix=prefix if prefix is not None else defaults.clone_name_prefix,
+                include_file_search=defaults.include_file_search
+                if file_search is None
+                else file_search,
+                include_code_interpreter=defaults.include_code_interpreter
+                if code_interpreter is None
+                else code_interpreter,
+                model_map=mapping,
+                originals_dir=originals,
+            ),
+            request_id=new_request_id(),
+        )
+    except ValidationError as error:
+        for problem in field_errors(error):
+            console.print(f"[red]error:[/red] {escape(f'{problem.loc}: {problem.message}')}")
+        console.print("nothing was changed")
+        raise typer.Exit(1) from None
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return str(n)
+
+
+def print_plan(plan: ClonePlan) -> None:
+    """Per assistant: the operation, its diff, knowledge, travel, writes; then the totals."""
+    console.print(
+        f"[bold]Plan {plan.plan_id}[/bold]: {plan.source} ({plan.source_style}) → "
+        f"{plan.destination} ({plan.destination_style})"
+    )
+    style = {"create": "green", "update": "yellow", "unchanged": "dim", "blocked": "red"}
+    for a in plan.assistants:
+        op = a.operation.value
+        console.print(
+            f"\n[{style[op]}]{op:9}[/] {escape(a.name)}  [dim]{a.source_id}"
+            + (f" → {a.destination_id}" if a.destination_id else "")
+            + "[/dim]"
+        )
+        for change in a.changes:
+            console.print(
+                f"    ~ {change.field}: {escape(_short(change.before))} → "
+                f"{escape(_short(change.after))}"
+            )
+        for store in a.vector_stores:
+            size = sum(plan.files[f].bytes for f in store.file_ids)
+            reused = f" (reused: {store.reused_as})" if store.reused_as else ""
+            console.print(
+                f"    vector store {escape(store.name or store.source_id)}: "
+                f"{len(store.file_ids)} file(s), {_size(size)}{reused}"
+            )
+        ci = a.code_interpreter_files
+        if ci:
+            size = sum(plan.files[f].bytes for f in ci)
+            console.print(f"    code interpreter: {len(ci)} file(s), {_size(size)}")
+        if not a.tagged:
+            console.print(
+                "    [yellow]the source uses all 16 metadata keys: cloned_from can't be added; "
+                "the mapping table alone carries the link[/yellow]"
+            )
+        for problem in a.problems:
+            console.print(f"    [red]✗ {escape(problem)}[/red]")
+        console.print(f"    write requests: {a.write_requests}")
+    if plan.files:
+        table = Table(title="files and how their bytes travel")
+        for column in ("file", "name", "bytes", "travel"):
+            table.add_column(column)
+        for f in plan.files.values():
+            travel = f"reused ({f.reused_as})" if f.reused_as else f.travel
+            table.add_row(f.source_id, escape(f.filename), str(f.bytes), travel)
+        console.print(table)
+    eta = (
+        f"≈ {plan.estimated_seconds:.0f} s at {plan.requests_per_minute:.0f} requests/min"
+        if plan.estimated_seconds is not None
+        else "the destination's limit is not known yet (it sent no rate-limit headers)"
+    )
+    console.print(
+        f"\n[bold]{len(plan.assistants)} assistant(s), {len(plan.files)} file(s) "
+        f"({_size(sum(f.bytes for f in plan.files.values()))}), "
+        f"{plan.write_requests} write request(s)[/bold], {eta}"
+    )
+    console.print(f"apply it with: ferry clone apply {plan.plan_id}")
+
+
+def _short(value: Any, width: int = 70) -> str:
+    text = str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@app.command()
+def plan(
+    source: FromOption = None,
+    destination: ToOption = None,
+    mode: ModeOption = None,
+    ids: IdsOption = None,
+    names: NamesOption = None,
+    prefix: PrefixOption = None,
+    file_search: FileSearchOption = None,
+    code_interpreter: CodeOption = None,
+    model_map: ModelMapOption = None,
+    originals: OriginalsOption = None,
+) -> None:
+    """Plan a clone and store the plan (nothing is written remotely); print it."""
+    job = plan_job(
+        source,
+        destination,
+        mode,
+        ids,
+        names,
+        prefix,
+        file_search,
+        code_interpreter,
+        model_map,
+        originals,
+    )
+    print_plan(_run(lambda c: c.clones.plan(job)))
+
+
+async def _apply_and_watch(client: FerryClient, plan: ClonePlan) -> dict[str, Any] | None:
+    await client.clones.apply(plan.plan_id)
+    with Progress(
+        TextColumn("{task.description:<10}"),
+        BarColumn(),
+        TextColumn("{task.fields[shown]}"),
+        console=console,
+    ) as bars:
+        first = await client.clones.progress(plan)
+        assistants = bars.add_task("assistants", total=first.assistants_total, shown="")
+        files = bars.add_task("files", total=max(first.files_total, 1), shown="")
+        size = bars.add_task("bytes", total=max(first.bytes_total, 1), shown="")
+        while True:
+            now = await client.clones.progress(plan)
+            finished = now.assistants_done + now.assistants_failed
+            bars.update(
+                assistants,
+                completed=finished,
+                shown=f"{finished}/{now.assistants_total} ({now.assistants_failed} failed)",
+            )
+            bars.update(
+                files, completed=now.files_done, shown=f"{now.files_done}/{now.files_total}"
+            )
+            bars.update(
+                size,
+                completed=now.bytes_done,
+                shown=f"{_size(now.bytes_done)} of {_size(now.bytes_total)}",
+            )
+            if now.finished:
+                break
+            await asyncio.sleep(POLL_S)
+    return await _latest_result(client, plan.plan_id)
+
+
+async def _latest_result(client: FerryClient, plan_id: str) -> dict[str, Any] | None:
+    # The last job writes the report just after its row: wait for the final one.
+    for _ in range(40):
+        result = await client.clones.result(plan_id)
+        if result is not None and result["summary"]["pending"] == 0:
+            return result
+        await asyncio.sleep(0.25)
+    return await client.clones.result(plan_id)
+
+
+def print_result(result: dict[str, Any] | None, plan_id: str) -> None:
+    """The summary table and the report paths."""
+    if result is None:
+        console.print(f"plan {plan_id}: no result yet (is a worker serving the clone queue?)")
+        return
+    table = Table(title=f"clone {plan_id}")
+    for column in ("assistant", "destination", "operation", "files", "writes", "error"):
+        table.add_column(column)
+    mark = {"success": "green", "failed": "red"}
+    for m in result["mappings"]:
+        table.add_row(
+            escape(m["name"] or ""),
+            m["dst_id"] or "",
+            f"[{mark.get(m['status'], 'yellow')}]{m['operation']}[/]",
+            str(len(m["files"])),
+            str(m["write_requests"]),
+            escape(m["error"] or ""),
+        )
+    console.print(table)
+    s = result["summary"]
+    console.print(
+        f"{s['success']} of {s['total']} cloned, {s['failed']} failed, "
+        f"{s['files_copied']} file(s), {s['write_requests']} write request(s)"
+    )
+    console.print(f"reports: OUTPUT_DIR/{plan_id}/mapping.json and report.md (latest: OUTPUT_DIR/)")
+
+
+@app.command()
+def apply(
+    plan_id: Annotated[str | None, typer.Argument(help="A stored plan's id.")] = None,
+    source: FromOption = None,
+    destination: ToOption = None,
+    mode: ModeOption = None,
+    ids: IdsOption = None,
+    names: NamesOption = None,
+    prefix: PrefixOption = None,
+    file_search: FileSearchOption = None,
+    code_interpreter: CodeOption = None,
+    model_map: ModelMapOption = None,
+    originals: OriginalsOption = None,
+) -> None:
+    """Apply a stored plan (or plan first, with --from/--to); show progress, then the summary."""
+
+    async def action(client: FerryClient) -> tuple[ClonePlan, dict[str, Any] | None]:
+        if plan_id is not None:
+            plan = await client.clones.stored_plan(plan_id)
+        else:
+            job = plan_job(
+                source,
+                destination,
+                mode,
+                ids,
+                names,
+                prefix,
+                file_search,
+                code_interpreter,
+                model_map,
+                originals,
+            )
+            plan = await client.clones.plan(job)
+            print_plan(plan)
+            if CloneDefaults().dry_run:
+                console.print("DRY_RUN is set: planned only, nothing applied")
+                return plan, None
+        return plan, await _apply_and_watch(client, plan)
+
+    plan, result = _run(action)
+    if result is not None or plan_id is not None:
+        print_result(result, plan.plan_id)
+        if result is not None and result["summary"]["failed"]:
+            raise typer.Exit(1)
+
+
+@app.command()
+def show(plan_id: Annotated[str, typer.Argument(help="A plan's id.")]) -> None:
+    """A run's result (the plan itself if it was never applied)."""
+
+    async def action(client: FerryClient) -> tuple[ClonePlan, dict[str, Any] | None]:
+        return await client.clones.stored_plan(plan_id), await client.clones.result(plan_id)
+
+    plan, result = _run(action)
+    if result is None:
+        print_plan(plan)
+        console.print("(not applied yet)")
+    else:
+        print_result(result, plan_id)

@@ -1,0 +1,219 @@
+"""Copying knowledge to the destination: each file once, each vector store once.
+
+Every object is recorded in Postgres right after it exists, under a lock per object, so two
+jobs (or a job run again after its worker died) find it instead of making it twice. A create
+whose answer was lost (the call layer's `Ambiguous`) is reconciled before it is tried again:
+files by name, size and time window, vector stores by `metadata.cloned_from`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TypeVar
+
+from openai.types import FileObject
+
+from schemas.assistants import METADATA_MAX_KEYS
+from schemas.clone import CLONED_FROM_KEY, FileOutcome, PlannedFile, PlannedVectorStore
+from store import clone_state
+from worker.backends.port import AssistantBackend
+from worker.backends.vector_stores import FileToAttach, IngestionTimedOut
+from worker.clone.file_sources import FileSourceResolver
+from worker.kinds import JobContext, JobFailure
+
+# A module, not its names: worker.openai.errors imports worker.kinds, which imports this.
+from worker.openai import errors as call_errors
+
+T = TypeVar("T")
+# Purposes a file can be uploaded with; others (`assistants_output`) go up as `assistants`.
+UPLOAD_PURPOSES = frozenset({"assistants", "batch", "fine-tune", "vision", "user_data", "evals"})
+# A lost upload is looked for among files made this long before it was sent, and after.
+RECONCILE_WINDOW_S = 120
+
+
+async def reconciled(
+    create: Callable[[], Awaitable[T]], find: Callable[[], Awaitable[T | None]]
+) -> T:
+    """`create()`; if its answer was lost, what `find()` finds, else `create()` once more."""
+    try:
+        return await create()
+    except call_errors.Ambiguous:
+        if (found := await find()) is not None:
+            return found
+        return await create()
+
+
+class KnowledgeCopier:
+    """Copies one plan's files and vector stores from the source to the destination."""
+
+    def __init__(
+        self,
+        ctx: JobContext,
+        src: AssistantBackend,
+        dst: AssistantBackend,
+        destination: str,
+        resolver: FileSourceResolver,
+        *,
+        since: datetime | None = None,
+        planned_files: dict[str, PlannedFile] | None = None,
+    ) -> None:
+        self.ctx, self.src, self.dst, self.destination = ctx, src, dst, destination
+        self.resolver = resolver
+        # Copies recorded after this moment (the plan's) were made by this run: not checked.
+        self.since = since
+        self.planned_files = planned_files or {}
+        self.outcomes: dict[str, FileOutcome] = {}
+        self.writes = 0
+
+    async def file(self, source_id: str, store_ids: list[str]) -> str:
+        """The destination id of a source file, copying it the first time."""
+        db, dst = self.ctx.db, self.dst.knowledge.files
+        async with clone_state.copy_lock(db, "file", self.destination, source_id):
+            copy = await clone_state.copied_file(db, self.destination, source_id)
+            if copy is not None and self.since is not None and copy.created_at >= self.since:
+                # Copied during this run (by another assistant's job): it is there.
+                self._note_copy(source_id, copy)
+                return copy.destination_file_id
+            if copy is not None:
+                existing = await dst.get(copy.destination_file_id)
+                if existing is not None:
+                    self._note(source_id, copy.destination_file_id, existing, copy.travel)
+                    return copy.destination_file_id
+                await clone_state.forget_file(db, self.destination, source_id)
+            source = await self.src.knowledge.files.get(source_id)
+            if source is None:
+                raise JobFailure(
+                    f"file {source_id}: the source no longer has it; plan again",
+                    detail={"code": "file_gone", "file": source_id},
+                )
+            resolved = await self.resolver.resolve(source, vector_store_ids=store_ids)
+            purpose = resolved.purpose if resolved.purpose in UPLOAD_PURPOSES else "assistants"
+            since = int(time.time()) - RECONCILE_WINDOW_S
+
+            async def find() -> FileObject | None:
+                found = await dst.find_uploaded(
+                    resolved.filename, resolved.blob.size, purpose=purpose, since=since
+                )
+                return found[0] if found else None
+
+            uploaded = await reconciled(
+                lambda: dst.upload(resolved.filename, resolved.blob, purpose=purpose), find
+            )
+            self.writes += 1
+            await clone_state.record_file(
+                db,
+                self.destination,
+                source_id,
+                uploaded.id,
+                sha256=resolved.blob.sha256,
+                size=resolved.blob.size,
+                travel=resolved.travel.value,
+            )
+            self._note(source_id, uploaded.id, uploaded, resolved.travel.value)
+            return uploaded.id
+
+    def _note_copy(self, source_id: str, copy: clone_state.FileCopy) -> None:
+        planned = self.planned_files.get(source_id)
+        self.outcomes[source_id] = FileOutcome(
+            source_id=source_id,
+            destination_id=copy.destination_file_id,
+            filename=planned.filename if planned else source_id,
+            bytes=copy.size,
+            travel=copy.travel,
+            flagged=copy.travel == "parsed_text",
+        )
+
+    def _note(self, source_id: str, destination_id: str, file: FileObject, travel: str) -> None:
+        self.outcomes[source_id] = FileOutcome(
+            source_id=source_id,
+            destination_id=destination_id,
+            filename=file.filename,
+            bytes=file.bytes,
+            travel=travel,
+            flagged=travel == "parsed_text",
+        )
+
+    async def vector_store(self, planned: PlannedVectorStore, deadline_s: float) -> str:
+        """The destination copy of a source vector store, with every file attached and ingested."""
+        db, stores = self.ctx.db, self.dst.knowledge.vector_stores
+        metadata = dict(planned.metadata)
+        if CLONED_FROM_KEY in metadata or len(metadata) < METADATA_MAX_KEYS:
+            metadata[CLONED_FROM_KEY] = planned.source_id
+        async with clone_state.copy_lock(db, "vector_store", self.destination, planned.source_id):
+            store_id = await clone_state.copied_vector_store(
+                db, self.destination, planned.source_id
+            )
+            store = await stores.get(store_id) if store_id else None
+            if store is None:
+
+                async def find() -> object | None:
+                    tagged = await stores.find_by_metadata(CLONED_FROM_KEY, planned.source_id)
+                    return tagged[0] if tagged else None
+
+                found = await find()
+                if found is None:
+                    found = await reconciled(
+                        lambda: stores.create(
+                            planned.name, metadata=metadata, expires_after=planned.expires_after
+                        ),
+                        find,
+                    )
+                    self.writes += 1
+                store_id = found.id  # type: ignore[attr-defined]
+                await clone_state.record_vector_store(
+                    db, self.destination, planned.source_id, store_id
+                )
+            elif store.name != planned.name or dict(store.metadata or {}) != metadata:
+                await stores.update(
+                    store_id,
+                    name=planned.name,
+                    metadata=metadata,
+                    expires_after=planned.expires_after,
+                )
+                self.writes += 1
+            # Attached under the lock: two assistants sharing the store attach each file once.
+            assert store_id is not None
+            wanted: dict[str, str] = {}
+            for source_file in planned.file_ids:
+                wanted[source_file] = await self.file(source_file, [planned.source_id])
+            attributes = await self._attributes(planned)
+            for last_try in (False, True):
+                attached = {f.id for f in await stores.list_files(store_id)}
+                missing = [
+                    FileToAttach(
+                        destination_id,
+                        attributes=attributes.get(source_id),
+                        chunking_strategy=planned.chunking_strategy,
+                    )
+                    for source_id, destination_id in wanted.items()
+                    if destination_id not in attached
+                ]
+                if not missing:
+                    break
+                try:
+                    self.writes += len(await stores.attach_batch(store_id, missing))
+                    break
+                except call_errors.Ambiguous:
+                    # The batch may have landed: list again, attach only what is missing.
+                    if last_try:
+                        raise
+        try:
+            statuses = await stores.wait_for_ingestion(
+                store_id, list(wanted.values()), deadline_s=deadline_s
+            )
+        except IngestionTimedOut as timed_out:
+            raise JobFailure(str(timed_out), detail={"code": "ingestion_timeout"}) from None
+        for source_id, destination_id in wanted.items():
+            if source_id in self.outcomes:
+                outcome = self.outcomes[source_id]
+                self.outcomes[source_id] = outcome.model_copy(
+                    update={"status": statuses[destination_id].status}
+                )
+        return store_id
+
+    async def _attributes(self, planned: PlannedVectorStore) -> dict[str, dict | None]:
+        """Each source file's attributes in the source store (the plan keeps them per file)."""
+        files = await self.src.knowledge.vector_stores.list_files(planned.source_id)
+        return {f.id: f.attributes for f in files}

@@ -40,7 +40,7 @@ from sandbox.state import SandboxState
 from schemas.clone import CloneOptions, ClonePlanJob
 from schemas.keys import Queue
 from worker.app import WorkerProcess
-from worker.kinds import PRODUCT_HANDLERS
+from worker.handlers import PRODUCT_HANDLERS
 from worker.settings import Profile, Settings
 
 DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"

@@ -23,7 +23,7 @@ from schemas.clone import (
 from schemas.keys import Queue
 from tests.conftest import SandboxProject
 from tests.pipeline import running_worker
-from worker.kinds import PRODUCT_HANDLERS
+from worker.handlers import PRODUCT_HANDLERS
 from worker.settings import Settings
 
 

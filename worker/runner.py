@@ -149,6 +149,7 @@ def _runner(handler: JobHandler[Any], kinds: dict[str, type[Job]]) -> ArqCorouti
             keys=keys,
             openai=ctx["openai"],
             configs=ctx["configs"],
+            accepted_at=begun.created_at,
         )
         if begun.attempts > model.max_tries:
             outcome = failed(

@@ -28,6 +28,11 @@ class RedisKeys:
         """The arq queue (a sorted set) of a latency class: `ferry:chat`."""
         return f"{self.prefix}:{Queue(queue).value}"
 
+    def queue_wake(self, queue: Queue | str) -> str:
+        """A list producers push to after queueing, so an idle worker wakes at once: at most
+        one entry (a wake for several jobs is one wake: the worker reads all that are due)."""
+        return f"{self.queue(queue)}:new-jobs"
+
     def health_check(self, queue: Queue | str) -> str:
         return f"{self.queue(queue)}:health-check"
 

@@ -36,7 +36,11 @@ from worker.sweeper import Sweeper
 log = structlog.get_logger("ferry.worker")
 
 # Interactive work is picked up fast; bulk work can wait for arq's usual half second.
-POLL_DELAY_S = {Queue.chat: 0.02, Queue.patch: 0.1, Queue.clone: 0.5}
+# On `chat` this is only the longest an idle worker waits: a producer's push to the queue's
+# wake list (`RedisKeys.queue_wake`) ends the wait at once.
+POLL_DELAY_S = {Queue.chat: 0.1, Queue.patch: 0.1, Queue.clone: 0.5}
+# Queues whose producers push a wake after queueing (`producers/chat.py`).
+WOKEN_QUEUES = frozenset({Queue.chat})
 # Longest wait between two attempts to poll again after an outage.
 RECONNECT_CAP_S = 5.0
 
@@ -113,18 +117,33 @@ def worker_settings(
         # Ferry's outcomes live in the ledger; arq's copy serves arq's own tools for a day.
         "keep_result": 86_400,
         "lease_s": lease_s(queue_handlers),
+        "wake_key": keys.queue_wake(queue) if queue in WOKEN_QUEUES else None,
     }
 
 
 class FerryWorker(Worker):
     """arq's worker on a shared Redis pool, with the kind's lease and unreadable ids dropped."""
 
-    def __init__(self, *, lease_s: float, **kwargs: Any) -> None:
+    def __init__(self, *, lease_s: float, wake_key: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         # arq derives the lease from the longest function timeout; Ferry's runner narrows it
         # per job to the kind's own timeout as soon as the job starts.
         self.in_progress_timeout_s = lease_s
         self.ctx = {**self.ctx, "lease_ms": int(lease_s * 1000)}
+        # A woken queue waits on its wake list instead of arq's sleep between polls.
+        self._wake_key, self._idle_wait_s = wake_key, self.poll_delay_s
+        if wake_key is not None and not self.burst:
+            self.poll_delay_s = 0
+
+    async def _poll_iteration(self) -> None:
+        await super()._poll_iteration()
+        if self._wake_key is None or self.burst:
+            return
+        if self.job_counter >= self.max_jobs:
+            # Full: leave the wake to a worker that can take the job.
+            await asyncio.sleep(self._idle_wait_s)
+        else:
+            await self.pool.blpop([self._wake_key], timeout=self._idle_wait_s)
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
         readable = []

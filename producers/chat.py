@@ -43,8 +43,6 @@ if TYPE_CHECKING:
 # (a turn that failed before it could write its end entry, or was lost).
 READ_BLOCK_MS = 1000
 REFUSED = "the chat turn was refused; nothing was sent"
-# A wake no worker took (none running) is dropped after this.
-WAKE_TTL_S = 60
 
 
 class ChatStream:
@@ -157,15 +155,7 @@ class ChatOperations:
             # worker uses too, so whichever of the two writes first writes the same score.
             line = self._client.keys.chat_arrivals(thread_key(profile, assistant, user_id))
             score = arrival_score(int(row.created_at.timestamp() * 1e6))
-            wake = self._client.keys.queue_wake(ChatRun.queue)
-            # One round trip: the place in line, and a wake for an idle chat worker (without
-            # it the job is still picked up, at the worker's next poll).
-            async with self._client.redis.pipeline(transaction=False) as pipe:
-                pipe.zadd(line, {handle.job_id: score}, nx=True)
-                pipe.lpush(wake, "1")
-                pipe.ltrim(wake, 0, 0)
-                pipe.expire(wake, WAKE_TTL_S)
-                await pipe.execute()
+            await self._client.redis.zadd(line, {handle.job_id: score}, nx=True)
         return handle
 
     def follow(

@@ -18,6 +18,11 @@ class Queue(StrEnum):
     patch = "patch"
 
 
+# Queues whose workers wait on a wake list between polls (`RedisKeys.queue_wake`): the client
+# pushes to it after queueing, so an idle worker starts the job at once.
+WOKEN_QUEUES = frozenset({Queue.chat})
+
+
 @dataclass(frozen=True)
 class RedisKeys:
     """Key names under one prefix (`ferry` in production; one per test for isolation)."""

@@ -17,10 +17,11 @@ from typing import Any
 
 import structlog
 from arq.connections import RedisSettings, create_pool
+from arq.constants import in_progress_key_prefix
 from arq.worker import Worker
 
 from schemas import wire
-from schemas.keys import Queue, RedisKeys
+from schemas.keys import WOKEN_QUEUES, Queue, RedisKeys
 from store.migrate import migrate
 from store.outages import OUTAGES, until_it_lands
 from store.pool import create_pool as create_db_pool
@@ -36,11 +37,10 @@ from worker.sweeper import Sweeper
 log = structlog.get_logger("ferry.worker")
 
 # Interactive work is picked up fast; bulk work can wait for arq's usual half second.
-# On `chat` this is only the longest an idle worker waits: a producer's push to the queue's
-# wake list (`RedisKeys.queue_wake`) ends the wait at once.
-POLL_DELAY_S = {Queue.chat: 0.1, Queue.patch: 0.1, Queue.clone: 0.5}
-# Queues whose producers push a wake after queueing (`producers/chat.py`).
-WOKEN_QUEUES = frozenset({Queue.chat})
+# On a woken queue (`chat`) this is only the longest an idle worker waits: the client's push
+# to the queue's wake list ends the wait at once; the poll finds what was queued otherwise
+# (the sweeper, a deferred retry).
+POLL_DELAY_S = {Queue.chat: 0.05, Queue.patch: 0.1, Queue.clone: 0.5}
 # Longest wait between two attempts to poll again after an outage.
 RECONNECT_CAP_S = 5.0
 
@@ -156,7 +156,25 @@ class FerryWorker(Worker):
                 await self.pool.zrem(self.queue_name, raw)
             else:
                 readable.append(raw)
-        await super().start_jobs(readable)
+        await super().start_jobs(await self._not_started(readable))
+
+    async def _not_started(self, job_ids: list[bytes]) -> list[bytes]:
+        """The ids no worker has started yet.
+
+        arq keeps a running job in its queue until it ends and checks each id it reads with
+        a WATCH transaction (three round trips), one id after another, so a new job waited
+        behind every job in flight. Jobs this process runs are skipped without asking, the
+        rest in one pipelined read; arq still checks what is left under WATCH.
+        """
+        running = {job_id for job_id, task in self.tasks.items() if not task.done()}
+        left = [raw for raw in job_ids if raw.decode() not in running]
+        if len(left) <= 1:
+            return left
+        async with self.pool.pipeline(transaction=False) as pipe:
+            for raw in left:
+                pipe.exists(in_progress_key_prefix + raw.decode())
+            started = await pipe.execute()
+        return [raw for raw, taken in zip(left, started, strict=True) if not taken]
 
     def settle_slots(self) -> None:
         """Give back job slots an outage took between claiming a job and starting it."""

@@ -148,7 +148,8 @@ class ChatOperations:
             fields = [FieldError(loc=loc, message=message) for loc, message in problems]
             raise refused(message_id, ChatRun.kind, REFUSED, fields)
         handle = await self._client.enqueue(job)
-        row = await self._client.ledger_row(handle.job_id)
+        # The row `enqueue` wrote or found: no second read of the ledger.
+        row = handle.accepted
         if row is not None:
             # The turn's place in its thread's line: the ledger's accept time, which the
             # worker uses too, so whichever of the two writes first writes the same score.

@@ -25,7 +25,7 @@ from producers.waiter import OutcomeWaiter
 from schemas import wire
 from schemas.chat import ChatReply
 from schemas.jobs import Job
-from schemas.keys import RedisKeys
+from schemas.keys import WOKEN_QUEUES, Queue, RedisKeys
 from schemas.results import FieldError, JobOutcome, JobStatus
 from schemas.wire import MAX_JOB_BYTES, unstorable
 from store import ledger
@@ -34,6 +34,8 @@ from store.outages import OUTAGES
 from store.pool import create_pool as create_db_pool
 
 R = TypeVar("R")
+# A wake no worker took (none is running) goes after this.
+WAKE_TTL_S = 60
 
 
 class JobHandle(Generic[R]):
@@ -169,7 +171,20 @@ class FerryClient:
                     "will queue it)",
                     error,
                 ) from error
+            if job.queue in WOKEN_QUEUES:
+                # Best effort: an unwoken worker still finds the job at its next poll.
+                with contextlib.suppress(*OUTAGES):
+                    await self._wake(job.queue)
         return JobHandle(self, row.id, job.kind, job.result_model, accepted=row)
+
+    async def _wake(self, queue: Queue) -> None:
+        """Wake an idle worker of `queue` (one entry: a wake for several jobs is one wake)."""
+        wake = self.keys.queue_wake(queue)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.lpush(wake, "1")
+            pipe.ltrim(wake, 0, 0)
+            pipe.expire(wake, WAKE_TTL_S)
+            await pipe.execute()
 
     async def chat(self, user_id: str, assistant: str, text: str, **options: Any) -> ChatReply:
         """One chat turn, awaited: the typed reply (options: see `ChatOperations.send`)."""

@@ -18,6 +18,11 @@ class Queue(StrEnum):
     patch = "patch"
 
 
+# Queues whose workers wait on a wake list between polls (`RedisKeys.queue_wake`): the client
+# pushes to it after queueing, so an idle worker starts the job at once.
+WOKEN_QUEUES = frozenset({Queue.chat})
+
+
 @dataclass(frozen=True)
 class RedisKeys:
     """Key names under one prefix (`ferry` in production; one per test for isolation)."""
@@ -27,6 +32,11 @@ class RedisKeys:
     def queue(self, queue: Queue | str) -> str:
         """The arq queue (a sorted set) of a latency class: `ferry:chat`."""
         return f"{self.prefix}:{Queue(queue).value}"
+
+    def queue_wake(self, queue: Queue | str) -> str:
+        """A list producers push to after queueing, so an idle worker wakes at once: at most
+        one entry (a wake for several jobs is one wake: the worker reads all that are due)."""
+        return f"{self.queue(queue)}:new-jobs"
 
     def health_check(self, queue: Queue | str) -> str:
         return f"{self.queue(queue)}:health-check"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from uuid import UUID
 
 from store.registry import Database, connection
 
@@ -27,6 +28,38 @@ async def get(db: Database, message_id: str) -> ChatTurn | None:
             message_id,
         )
     return ChatTurn(**dict(row)) if row else None
+
+
+async def resume_point(
+    db: Database, message_id: str, user_id: str, assistant_id: UUID
+) -> tuple[ChatTurn | None, str | None]:
+    """In one round trip: what an earlier attempt recorded, and the user's live thread id.
+
+    The live thread is marked used as `store.user_threads.get` does, and like it without
+    waiting for the disk (a lost `last_used_at` costs nothing): `set_config(..., true)` holds
+    for this statement's own transaction, whose commit reads it.
+    """
+    async with connection(db) as conn:
+        row = await conn.fetchrow(
+            """
+            WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)),
+            used AS (
+                UPDATE user_threads SET last_used_at = now() FROM relaxed
+                WHERE user_id = $2 AND assistant_id = $3 AND archived_at IS NULL
+                RETURNING thread_id
+            )
+            SELECT (SELECT thread_id FROM used) AS live_thread, t.message_id, t.profile,
+                t.api_style, t.thread_id, t.response_id, t.user_message_id, t.run_id
+            FROM (SELECT 1) AS one LEFT JOIN chat_turns AS t ON t.message_id = $1
+            """,
+            message_id,
+            user_id,
+            assistant_id,
+        )
+    fields = dict(row)
+    live_thread = fields.pop("live_thread")
+    turn = ChatTurn(**fields) if fields["message_id"] is not None else None
+    return turn, live_thread
 
 
 async def record(

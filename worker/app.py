@@ -17,10 +17,11 @@ from typing import Any
 
 import structlog
 from arq.connections import RedisSettings, create_pool
+from arq.constants import in_progress_key_prefix
 from arq.worker import Worker
 
 from schemas import wire
-from schemas.keys import Queue, RedisKeys
+from schemas.keys import WOKEN_QUEUES, Queue, RedisKeys
 from store.migrate import migrate
 from store.outages import OUTAGES, until_it_lands
 from store.pool import create_pool as create_db_pool
@@ -37,7 +38,10 @@ from worker.sweeper import Sweeper
 log = structlog.get_logger("ferry.worker")
 
 # Interactive work is picked up fast; bulk work can wait for arq's usual half second.
-POLL_DELAY_S = {Queue.chat: 0.02, Queue.patch: 0.1, Queue.clone: 0.5}
+# On a woken queue (`chat`) this is only the longest an idle worker waits: the client's push
+# to the queue's wake list ends the wait at once; the poll finds what was queued otherwise
+# (the sweeper, a deferred retry).
+POLL_DELAY_S = {Queue.chat: 0.05, Queue.patch: 0.1, Queue.clone: 0.5}
 # Longest wait between two attempts to poll again after an outage.
 RECONNECT_CAP_S = 5.0
 
@@ -119,18 +123,33 @@ def worker_settings(
         # Ferry's outcomes live in the ledger; arq's copy serves arq's own tools for a day.
         "keep_result": 86_400,
         "lease_s": lease_s(queue_handlers),
+        "wake_key": keys.queue_wake(queue) if queue in WOKEN_QUEUES else None,
     }
 
 
 class FerryWorker(Worker):
     """arq's worker on a shared Redis pool, with the kind's lease and unreadable ids dropped."""
 
-    def __init__(self, *, lease_s: float, **kwargs: Any) -> None:
+    def __init__(self, *, lease_s: float, wake_key: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         # arq derives the lease from the longest function timeout; Ferry's runner narrows it
         # per job to the kind's own timeout as soon as the job starts.
         self.in_progress_timeout_s = lease_s
         self.ctx = {**self.ctx, "lease_ms": int(lease_s * 1000)}
+        # A woken queue waits on its wake list instead of arq's sleep between polls.
+        self._wake_key, self._idle_wait_s = wake_key, self.poll_delay_s
+        if wake_key is not None and not self.burst:
+            self.poll_delay_s = 0
+
+    async def _poll_iteration(self) -> None:
+        await super()._poll_iteration()
+        if self._wake_key is None or self.burst:
+            return
+        if self.job_counter >= self.max_jobs:
+            # Full: leave the wake to a worker that can take the job.
+            await asyncio.sleep(self._idle_wait_s)
+        else:
+            await self.pool.blpop([self._wake_key], timeout=self._idle_wait_s)
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
         readable = []
@@ -143,7 +162,25 @@ class FerryWorker(Worker):
                 await self.pool.zrem(self.queue_name, raw)
             else:
                 readable.append(raw)
-        await super().start_jobs(readable)
+        await super().start_jobs(await self._not_started(readable))
+
+    async def _not_started(self, job_ids: list[bytes]) -> list[bytes]:
+        """The ids no worker has started yet.
+
+        arq keeps a running job in its queue until it ends and checks each id it reads with
+        a WATCH transaction (three round trips), one id after another, so a new job waited
+        behind every job in flight. Jobs this process runs are skipped without asking, the
+        rest in one pipelined read; arq still checks what is left under WATCH.
+        """
+        running = {job_id for job_id, task in self.tasks.items() if not task.done()}
+        left = [raw for raw in job_ids if raw.decode() not in running]
+        if len(left) <= 1:
+            return left
+        async with self.pool.pipeline(transaction=False) as pipe:
+            for raw in left:
+                pipe.exists(in_progress_key_prefix + raw.decode())
+            started = await pipe.execute()
+        return [raw for raw, taken in zip(left, started, strict=True) if not taken]
 
     def settle_slots(self) -> None:
         """Give back job slots an outage took between claiming a job and starting it."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -48,6 +49,8 @@ class JobContext:
     configs: ConfigCache
     # The process's blob store (`BLOB_STORE_URL`): original bytes of every file Ferry uploads.
     blobs: BlobStore
+    # When the ledger accepted the job (None outside the runner): a turn's place in its line.
+    accepted_at: datetime | None = None
 
     @cached_property
     def log(self) -> structlog.stdlib.BoundLogger:

@@ -150,6 +150,7 @@ def _runner(handler: JobHandler[Any], kinds: dict[str, type[Job]]) -> ArqCorouti
             openai=ctx["openai"],
             configs=ctx["configs"],
             blobs=ctx["blobs"],
+            accepted_at=begun.created_at,
         )
         if begun.attempts > model.max_tries:
             outcome = failed(

@@ -7,6 +7,7 @@ import pytest
 
 from producers.client import FerryClient
 from producers.errors import JobFailed, JobRejected, ResultTimeout
+from schemas.keys import Queue
 from schemas.results import ErrorKind, JobStatus
 from tests.pipeline import ProbeJob, ProbeResult, running_worker
 from worker.settings import Settings
@@ -163,3 +164,15 @@ async def test_a_job_that_cannot_be_stored_is_refused_at_the_client_naming_the_f
     assert words in field.message
     assert await ferry.jobs() == []
     assert await ferry.redis.zcard(ferry.keys.queue(job.queue)) == 0
+
+
+async def test_queueing_chat_jobs_leaves_one_wake_for_an_idle_worker(
+    ferry: FerryClient, settings: Settings
+) -> None:
+    handles = [await ferry.enqueue(ProbeJob(message=f"m{i}")) for i in range(3)]
+    # One entry however many jobs: a woken worker reads every job that is due.
+    assert await ferry.redis.lrange(ferry.keys.queue_wake(Queue.chat), 0, -1) == [b"1"]
+    assert await ferry.redis.exists(ferry.keys.queue_wake(Queue.patch)) == 0
+    async with running_worker(settings):
+        results = [await handle.result(timeout=10) for handle in handles]
+    assert [r.echo for r in results] == ["m0", "m1", "m2"]

@@ -26,16 +26,22 @@ IDLE_TTL_S = 3600
 # The longest a waiter sleeps without a wake-up before looking again (a lease may have ended).
 RECHECK_S = 1.0
 
+# Joins the line (kept if the producer gave the turn a place already), then takes the lock
+# if this turn is at the head and it is free; one round trip, the wake list cleared on taking.
 _ACQUIRE = """
+redis.call('ZADD', KEYS[2], 'NX', ARGV[3], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
 local holder = redis.call('GET', KEYS[1])
 if holder == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  redis.call('DEL', KEYS[3])
   return {1, ARGV[1]}
 end
 local head = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
 if holder then return {0, head or ''} end
 if head ~= ARGV[1] then return {0, head or ''} end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('DEL', KEYS[3])
 return {1, ARGV[1]}
 """
 
@@ -64,13 +70,6 @@ class ThreadLock:
         self._lease_ms = int(lease_s * 1000)
         self._renewer: asyncio.Task[None] | None = None
 
-    async def join(self, arrived_us: int) -> None:
-        """Take a place in line (kept if the producer gave the turn one already)."""
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.zadd(self._line, {self._job_id: arrival_score(arrived_us)}, nx=True)
-            pipe.expire(self._line, IDLE_TTL_S)
-            await pipe.execute()
-
     @contextlib.asynccontextmanager
     async def held(
         self, arrived_us: int, *, done_on: tuple[type[BaseException], ...] = ()
@@ -82,8 +81,7 @@ class ThreadLock:
         its next attempt still goes before the turns that arrived after it.
         """
         started = time.monotonic()
-        await self.join(arrived_us)
-        await self._acquire()
+        await self._acquire(arrival_score(arrived_us))
         waited_ms = (time.monotonic() - started) * 1000
         self._renewer = asyncio.create_task(self._renew(), name=f"chat-lock-{self._job_id}")
         leave = False
@@ -99,14 +97,21 @@ class ThreadLock:
                 await self._renewer
             await asyncio.shield(self._release(leave))
 
-    async def _acquire(self) -> None:
+    async def _acquire(self, score: float) -> None:
         wake = self._keys.chat_wake(self._job_id)
         while True:
             taken, head = await self._redis.eval(
-                _ACQUIRE, 2, self._lock_key, self._line, self._job_id, self._lease_ms
+                _ACQUIRE,
+                3,
+                self._lock_key,
+                self._line,
+                wake,
+                self._job_id,
+                self._lease_ms,
+                score,
+                IDLE_TTL_S,
             )
             if taken:
-                await self._redis.delete(wake)
                 return
             head = head.decode() if isinstance(head, bytes) else head
             if head and head != self._job_id and await self._finished(head):

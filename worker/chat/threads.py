@@ -35,10 +35,16 @@ async def create_remote(ctx: JobContext, profile: str, style: str, user_id: str)
 
 
 async def live_thread(
-    ctx: JobContext, profile: str, config: CachedConfig, style: str, user_id: str
+    ctx: JobContext,
+    profile: str,
+    config: CachedConfig,
+    style: str,
+    user_id: str,
+    *,
+    existing: str | None = None,
 ) -> tuple[str, bool]:
-    """The user's live thread id, made now if there is none; (id, made now)."""
-    existing = await user_threads.get(ctx.db, user_id, config.id)
+    """The user's live thread id (`existing`, read under the turn's lock), made now if there
+    is none; (id, made now)."""
     if existing is not None:
         return existing, False
     thread_id = await create_remote(ctx, profile, style, user_id)

@@ -50,8 +50,7 @@ async def run_chat(ctx: JobContext, job: ChatRun) -> ChatReply:
             detail={"code": "unusable_attachment", "fields": [p[0] for p in problems]},
         )
     deltas = DeltaStream(ctx.redis, ctx.keys, ctx.job_id, enabled=job.stream)
-    row = await ledger.get(ctx.db, ctx.job_id)
-    arrived_us = int(row.created_at.timestamp() * 1e6) if row else time.time_ns() // 1000
+    arrived_us = await _arrival_us(ctx)
     lock = ThreadLock(
         ctx.redis,
         ctx.keys,
@@ -72,15 +71,26 @@ async def run_chat(ctx: JobContext, job: ChatRun) -> ChatReply:
     return reply
 
 
+async def _arrival_us(ctx: JobContext) -> int:
+    """The turn's arrival: the ledger's accept time (the runner read it when it began)."""
+    accepted = ctx.accepted_at
+    if accepted is None:
+        row = await ledger.get(ctx.db, ctx.job_id)
+        accepted = row.created_at if row else None
+    return int(accepted.timestamp() * 1e6) if accepted else time.time_ns() // 1000
+
+
 async def _turn(
     ctx: JobContext, job: ChatRun, config: CachedConfig, style: str, deltas: DeltaStream
 ) -> ChatReply:
-    record = await chat_turns.get(ctx.db, ctx.job_id)
+    record, existing = await chat_turns.resume_point(ctx.db, ctx.job_id, job.user_id, config.id)
     new = False
     if record is not None:
         thread_id = record.thread_id
     else:
-        thread_id, new = await threads.live_thread(ctx, job.profile, config, style, job.user_id)
+        thread_id, new = await threads.live_thread(
+            ctx, job.profile, config, style, job.user_id, existing=existing
+        )
     turn = _new_turn(ctx, job.profile, config, style, job.user_id, deltas, ctx.job_id)
     turn.thread_id = thread_id
     if record is None or (record.response_id is None and record.user_message_id is None):

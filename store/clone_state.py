@@ -68,6 +68,10 @@ class ThreadJournal:
     messages_copied: int
     annotations_dropped: int
     finished_at: datetime | None
+    # The destination's item made from `last_message_id` (None before the first batch).
+    last_item_id: str | None = None
+    images_remapped: int = 0
+    images_dropped: int = 0
 
 
 ASSISTANT_STATUSES = ("planned", "created", "updated", "unchanged", "failed")
@@ -76,7 +80,7 @@ _ASSISTANT = "plan_id, source_id, destination_id, status, error, updated_at, res
 _FILE = "destination, source_file_id, destination_file_id, sha256, size, travel, created_at"
 _THREAD = (
     "destination, source_thread_id, conversation_id, last_message_id, messages_copied, "
-    "annotations_dropped, finished_at"
+    "annotations_dropped, finished_at, last_item_id, images_remapped, images_dropped"
 )
 
 
@@ -344,6 +348,9 @@ async def advance_thread(
     last_message_id: str,
     copied: int,
     annotations_dropped: int = 0,
+    last_item_id: str | None = None,
+    images_remapped: int = 0,
+    images_dropped: int = 0,
 ) -> ThreadJournal:
     """Record a batch of messages copied (after the call that copied them succeeded)."""
     async with connection(db) as conn:
@@ -351,7 +358,10 @@ async def advance_thread(
             f"""
             UPDATE clone_threads
             SET last_message_id = $3, messages_copied = messages_copied + $4,
-                annotations_dropped = annotations_dropped + $5, updated_at = now()
+                annotations_dropped = annotations_dropped + $5,
+                last_item_id = coalesce($6, last_item_id),
+                images_remapped = images_remapped + $7, images_dropped = images_dropped + $8,
+                updated_at = now()
             WHERE destination = $1 AND source_thread_id = $2
             RETURNING {_THREAD}
             """,
@@ -360,6 +370,9 @@ async def advance_thread(
             last_message_id,
             copied,
             annotations_dropped,
+            last_item_id,
+            images_remapped,
+            images_dropped,
         )
     if row is None:
         raise CloneStateError(f"thread {source_thread_id} has no journal for {destination!r}")
@@ -388,3 +401,17 @@ async def thread_journal(
             source_thread_id,
         )
     return ThreadJournal(**dict(row)) if row else None
+
+
+async def thread_journals(
+    db: Database, destination: str, source_thread_ids: list[str]
+) -> list[ThreadJournal]:
+    """The journals of these threads' copies that started (for a run's progress)."""
+    async with connection(db) as conn:
+        rows = await conn.fetch(
+            f"SELECT {_THREAD} FROM clone_threads "
+            "WHERE destination = $1 AND source_thread_id = ANY($2::text[])",
+            destination,
+            source_thread_ids,
+        )
+    return [ThreadJournal(**dict(r)) for r in rows]

@@ -282,6 +282,7 @@ class ThreadCopyResult(BaseModel):
     images_dropped: int = 0
     write_requests: int = 0
     error: str | None = None
+    retry_recommended: bool = False
     # Something the report must say (e.g. a create whose answer was lost).
     note: str | None = None
 

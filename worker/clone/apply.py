@@ -42,6 +42,10 @@ from worker.kinds import JobContext, JobFailure
 from worker.openai import errors as call_errors
 
 
+class AssistantFailed(JobFailure):
+    """The apply ran to its end and failed (validation, threads); its full result is recorded."""
+
+
 def planned_assistant(plan: ClonePlan, source_id: str) -> PlannedAssistant:
     for planned in plan.assistants:
         if planned.source_id == source_id:
@@ -64,6 +68,9 @@ async def run_assistant(ctx: JobContext, job: CloneAssistantJob) -> AssistantClo
             result = await Applier(ctx, plan, planned).run()
     except Retry:
         raise  # handed back to the queue (a long rate-limit wait): not a failure
+    except AssistantFailed:
+        await write_report(ctx, plan)  # its row already holds the whole result
+        raise
     except Exception as error:
         message = (
             message_of(error) if isinstance(error, call_errors.OpenAICallError) else str(error)
@@ -174,13 +181,14 @@ class Applier:
             bad = [c.field for c in validation if not c.ok]
             result = result.model_copy(update={"error": f"validation failed: {', '.join(bad)}"})
         elif bad_threads:
-            # Each thread resumes from its journal: applying the plan again finishes them.
+            # Each thread resumes from its journal: applying the plan again finishes them
+            # (retry recommended when a failure was transient).
             errors = "; ".join(f"{t.thread_id}: {t.error}" for t in bad_threads)
             result = result.model_copy(
                 update={
                     "status": "failed",
                     "error": f"{len(bad_threads)} thread(s) not copied: {errors}",
-                    "retry_recommended": True,
+                    "retry_recommended": any(t.retry_recommended for t in bad_threads),
                 }
             )
         await clone_state.record_assistant(
@@ -194,7 +202,7 @@ class Applier:
         )
         if result.status == "failed":
             code = "threads" if bad_threads and result.valid else "validation"
-            raise JobFailure(result.error or "validation failed", detail={"code": code})
+            raise AssistantFailed(result.error or "validation failed", detail={"code": code})
         return result
 
     async def _threads(self, destination_id: str, name: str) -> list[ThreadCopyResult]:

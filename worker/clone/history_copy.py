@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from uuid import UUID
 
 import openai
+from arq import Retry
 from openai.types.beta.threads import Message
 
 from schemas.chat import safety_identifier
@@ -76,7 +77,10 @@ class ThreadCopier:
                 for thread in own:
                     results[thread.thread_id] = await self.copy(thread)
 
-        await asyncio.gather(*(user(own) for own in by_user.values()))
+        # A task group: a quota stop or a deferral in one user's copy stops the others too.
+        async with asyncio.TaskGroup() as group:
+            for own in by_user.values():
+                group.create_task(user(own))
         return [results[t.thread_id] for own in by_user.values() for t in own]
 
     async def copy(self, thread: PlannedThread) -> ThreadCopyResult:
@@ -84,11 +88,14 @@ class ThreadCopier:
         (a quota stop is raised: it stops the whole run)."""
         try:
             return await self._copy(thread)
-        except call_errors.QuotaExhausted:
-            raise
+        except (call_errors.QuotaExhausted, Retry):
+            raise  # the run stops (quota), or the job goes back to its queue for a long wait
         except Exception as error:
             message = (
                 message_of(error) if isinstance(error, call_errors.OpenAICallError) else str(error)
+            )
+            retry = isinstance(error, call_errors.Retryable | call_errors.Ambiguous) or (
+                not isinstance(error, JobFailure)
             )
             journal = await clone_state.thread_journal(
                 self.ctx.db, self.destination, thread.thread_id
@@ -101,6 +108,7 @@ class ThreadCopier:
                 status="failed",
                 messages_copied=journal.messages_copied if journal else 0,
                 error=message,
+                retry_recommended=retry,
             )
 
     async def _copy(self, thread: PlannedThread) -> ThreadCopyResult:

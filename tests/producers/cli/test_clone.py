@@ -64,6 +64,7 @@ async def test_plan_then_apply_then_show(
     assert "unchanged QA - Support Concierge" in dry.out
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 async def test_threads_from_a_csv_are_planned_and_copied(
     clone_world: CloneWorld,  # noqa: F811
     ferry_cli: FerryCLI,

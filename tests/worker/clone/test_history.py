@@ -197,3 +197,46 @@ async def test_threads_need_a_responses_destination(clone_world: CloneWorld) -> 
     await seed_history(clone_world, messages_per_thread=2)
     with pytest.raises(Exception, match="--threads: chat history is copied from an assistants"):
         await clone_world.plan(threads=True)
+
+
+async def test_a_failed_thread_fails_its_assistant_and_the_next_apply_resumes_it(
+    clone_world: CloneWorld,
+) -> None:
+    world = clone_world
+    history = await seed_history(world, messages_per_thread=5)
+    plan = await world.plan(threads=True, thread_rows=history.csv_rows)
+    # The second thread's messages cannot be read (503s past the call layer's retries).
+    broken = world.src.server.state.add_fault(
+        Fault(
+            kind="error",
+            status=503,
+            method="GET",
+            path=f"/v1/threads/{history.threads[1]}/messages",
+            project_id=world.src.project_id,
+        )
+    )
+    [result] = await world.apply(plan)
+    assert broken.fired == world.settings.openai_max_attempts
+    assert isinstance(result, Exception)
+    assert f"1 thread(s) not copied: {history.threads[1]}: " in str(result)
+    report = json.loads((world.out / plan.plan_id / "mapping.json").read_text())
+    [row] = report["mappings"]
+    assert (row["status"], row["retry_recommended"]) == ("failed", True)
+    assert [(t["thread_id"], t["status"], t["messages_copied"]) for t in row["threads"]] == [
+        (history.threads[0], "copied", 5),
+        (history.threads[1], "failed", 0),
+    ]
+    assert (report["summary"]["threads"]["copied"], report["summary"]["threads"]["failed"]) == (
+        1,
+        1,
+    )
+
+    world.src.server.state.clear_faults()
+    [resumed] = await world.apply(plan)  # the same plan: the failed assistant runs as -r2
+    assert isinstance(resumed, AssistantCloneResult), resumed
+    assert [(t.status, t.messages_copied) for t in resumed.threads] == [
+        ("unchanged", 5),
+        ("copied", 5),
+    ]
+    # The conversation made before the failure is the one the resume filled.
+    assert world.counts(world.dst) == {"file": 1, "conversation": 2}

@@ -203,17 +203,18 @@ async def latest_destination(
 @asynccontextmanager
 async def copy_lock(
     pool: asyncpg.Pool, kind: str, destination: str, source_id: str
-) -> AsyncIterator[None]:
+) -> AsyncIterator[asyncpg.Connection]:
     """Hold the lock on copying one object to `destination`: check, copy, record, release.
 
     A session advisory lock on a connection of its own: a worker that dies loses the
-    connection and so the lock, and the next one finds whatever the first recorded.
+    connection and so the lock, and the next one finds whatever the first recorded. The
+    connection is yielded, so the holder's own queries need no second one from the pool.
     """
     async with pool.acquire() as conn:
         keys = (f"ferry-clone:{kind}", f"{destination}/{source_id}")
         await conn.execute("SELECT pg_advisory_lock(hashtext($1), hashtext($2))", *keys)
         try:
-            yield
+            yield conn
         finally:
             await conn.execute("SELECT pg_advisory_unlock(hashtext($1), hashtext($2))", *keys)
 

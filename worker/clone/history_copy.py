@@ -18,7 +18,6 @@ result says an empty, tagged conversation may be left at the destination.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from uuid import UUID
 
@@ -30,6 +29,7 @@ from schemas.chat import safety_identifier
 from schemas.clone import CLONED_FROM_KEY, PlannedThread, ThreadCopyResult
 from store import clone_state, user_threads
 from store.clone_state import ThreadJournal
+from store.registry import Database
 from worker.backends.calls import message_of
 from worker.clone.history import ITEMS_PER_CALL, FileMap, messages_after, to_item
 from worker.kinds import JobContext, JobFailure
@@ -39,8 +39,6 @@ from worker.openai import errors as call_errors
 
 # Appends of one thread whose answers were lost before it gives up (each one reconciled).
 MAX_LOST_APPENDS = 5
-# Users whose threads are copied at once within one assistant's job.
-THREADS_AT_ONCE = 4
 LOST_CREATE_NOTE = (
     "a conversation create lost its answer; OpenAI cannot list conversations, so an empty "
     "conversation tagged cloned_from={thread} may be left at the destination"
@@ -65,23 +63,13 @@ class ThreadCopier:
         self.assistant_id, self.assistant_name = assistant_id, assistant_name
 
     async def copy_all(self, threads: Iterable[PlannedThread]) -> list[ThreadCopyResult]:
-        """Every thread, a few users at once (one user's threads in turn), in plan order."""
-        by_user: dict[str, list[PlannedThread]] = {}
-        for thread in threads:
-            by_user.setdefault(thread.user_id, []).append(thread)
-        gate = asyncio.Semaphore(THREADS_AT_ONCE)
-        results: dict[str, ThreadCopyResult] = {}
+        """Every thread, one after another, in plan order.
 
-        async def user(own: list[PlannedThread]) -> None:
-            async with gate:
-                for thread in own:
-                    results[thread.thread_id] = await self.copy(thread)
-
-        # A task group: a quota stop or a deferral in one user's copy stops the others too.
-        async with asyncio.TaskGroup() as group:
-            for own in by_user.values():
-                group.create_task(user(own))
-        return [results[t.thread_id] for own in by_user.values() for t in own]
+        One at a time: each holds its lock's connection (and an image copy two more), so a
+        job's share of the worker's pool stays what a vector-store copy takes; assistants'
+        jobs run side by side up to `MAX_CONCURRENCY`.
+        """
+        return [await self.copy(thread) for thread in threads]
 
     async def copy(self, thread: PlannedThread) -> ThreadCopyResult:
         """One thread, from wherever its journal stands; a failure is its result, not raised
@@ -112,9 +100,9 @@ class ThreadCopier:
             )
 
     async def _copy(self, thread: PlannedThread) -> ThreadCopyResult:
-        db, tid = self.ctx.db, thread.thread_id
+        tid = thread.thread_id
         writes, note = 0, None
-        async with clone_state.copy_lock(db, "thread", self.destination, tid):
+        async with clone_state.copy_lock(self.ctx.db, "thread", self.destination, tid) as db:
             journal = await clone_state.thread_journal(db, self.destination, tid)
             fresh = journal is None
             if journal is None:
@@ -125,12 +113,12 @@ class ThreadCopier:
                 journal = await clone_state.start_thread(db, self.destination, tid, conversation_id)
             if journal.finished_at is None:
                 if not fresh:
-                    journal = await self._reconcile(journal)  # a dead predecessor's last batch
-                journal, appended = await self._append_rest(journal)
+                    journal = await self._reconcile(db, journal)  # a dead predecessor's
+                journal, appended = await self._append_rest(db, journal)
                 writes += appended
                 await clone_state.finish_thread(db, self.destination, tid)
         await user_threads.adopt_copy(
-            db,
+            self.ctx.db,
             thread.user_id,
             self.assistant_id,
             self.destination,
@@ -169,7 +157,7 @@ class ThreadCopier:
                 self.ctx.log.warning("clone.conversation_create_lost", thread=thread.thread_id)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _append_rest(self, journal: ThreadJournal) -> tuple[ThreadJournal, int]:
+    async def _append_rest(self, db: Database, journal: ThreadJournal) -> tuple[ThreadJournal, int]:
         """Append every source message after the journal's last; (journal, appends sent)."""
         writes = 0
         for _lost in range(MAX_LOST_APPENDS + 1):
@@ -180,21 +168,23 @@ class ThreadCopier:
                     )
                     for start in range(0, len(page), ITEMS_PER_CALL):
                         chunk = page[start : start + ITEMS_PER_CALL]
-                        journal = await self._append(journal, chunk)
+                        journal = await self._append(db, journal, chunk)
                         writes += 1
                     if not more or not page:
                         return journal, writes
             except call_errors.Ambiguous:
                 writes += 1
                 # The batch may have landed: journal whatever did, then go on after it.
-                journal = await self._reconcile(journal)
+                journal = await self._reconcile(db, journal)
         raise JobFailure(
             f"thread {journal.source_thread_id}: {MAX_LOST_APPENDS + 1} appends lost their "
             "answers; apply again to resume",
             detail={"code": "appends_lost", "thread": journal.source_thread_id},
         )
 
-    async def _append(self, journal: ThreadJournal, chunk: list[Message]) -> ThreadJournal:
+    async def _append(
+        self, db: Database, journal: ThreadJournal, chunk: list[Message]
+    ) -> ThreadJournal:
         mapped = [await to_item(m, self.file_map) for m in chunk]
         answer = await self.ctx.openai.call(
             self.destination,
@@ -204,7 +194,7 @@ class ThreadCopier:
             ),
         )
         return await clone_state.advance_thread(
-            self.ctx.db,
+            db,
             self.destination,
             journal.source_thread_id,
             last_message_id=mapped[-1].source_id,
@@ -215,7 +205,7 @@ class ThreadCopier:
             images_dropped=sum(m.images_dropped for m in mapped),
         )
 
-    async def _reconcile(self, journal: ThreadJournal) -> ThreadJournal:
+    async def _reconcile(self, db: Database, journal: ThreadJournal) -> ThreadJournal:
         """Journal the items that landed after the journal's last one (at most one batch)."""
         after = journal.last_item_id
         listed = await self.ctx.openai.call(
@@ -251,7 +241,7 @@ class ThreadCopier:
             "clone.thread_reconciled", thread=journal.source_thread_id, landed=len(landed)
         )
         return await clone_state.advance_thread(
-            self.ctx.db,
+            db,
             self.destination,
             journal.source_thread_id,
             last_message_id=mapped[-1].source_id,

@@ -6,7 +6,8 @@ run again finds it here instead of making it twice:
 - per plan and source assistant: its status and destination id;
 - per destination profile: source file → destination file (with the hash of the bytes, so
   a file several assistants use is copied once), source vector store → destination store,
-  and a journal per chat thread (the conversation it became, the last message copied).
+  and a journal per chat thread (the conversation it became, the last message copied and
+  the destination item it became).
 Two workers copying the same file hold `copy_lock` around check-copy-record.
 """
 

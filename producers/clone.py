@@ -48,6 +48,9 @@ class Progress:
     files_total: int
     bytes_done: int
     bytes_total: int
+    # Chat history: messages journaled as copied, of the plan's.
+    messages_done: int = 0
+    messages_total: int = 0
 
     @property
     def finished(self) -> bool:
@@ -103,7 +106,15 @@ class CloneOperations:
         for row in done:
             for f in (row.result or {}).get("files", []):
                 copied[f["source_id"]] = f["bytes"]
+        thread_ids = [t.thread_id for a in plan.assistants for t in a.threads]
+        journals = (
+            await clone_state.thread_journals(self._client.db, plan.destination, thread_ids)
+            if thread_ids
+            else []
+        )
         return Progress(
+            messages_done=sum(j.messages_copied for j in journals),
+            messages_total=plan.thread_messages,
             assistants_done=len(done),
             assistants_failed=len(failed),
             assistants_total=len(rows),

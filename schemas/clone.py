@@ -8,6 +8,8 @@ runs once, while a plan made next week gets new ids and runs again.
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -46,6 +48,74 @@ class Selection(BaseModel):
         return self
 
 
+class ThreadRow(BaseModel):
+    """One line of a `--threads-from` CSV: a user's thread with a source assistant."""
+
+    user_id: str = Field(min_length=1)
+    assistant_id: str = Field(min_length=1)
+    thread_id: str = Field(min_length=1)
+    line: int = Field(ge=1)
+
+
+class ThreadRowsError(ValueError):
+    """A `--threads-from` file with bad rows; every problem names its line."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+THREADS_CSV_HEADER = ("user_id", "assistant_id", "thread_id")
+
+
+def parse_thread_rows(text: str, source: str = "--threads-from") -> list[ThreadRow]:
+    """The rows of a `user_id,assistant_id,thread_id` CSV (a header line is optional).
+
+    Every bad line is named (wrong field count, an empty field, an id that is not a v2
+    assistant or thread id, a thread listed twice with different owners); nothing is
+    returned unless every line is good.
+    """
+    rows: list[ThreadRow] = []
+    problems: list[str] = []
+    owners: dict[str, tuple[str, str, int]] = {}
+    for line, fields in enumerate(csv.reader(io.StringIO(text)), start=1):
+        cells = [f.strip() for f in fields]
+        if not any(cells) or (cells and cells[0].startswith("#")):
+            continue
+        if line == 1 and tuple(c.lower() for c in cells) == THREADS_CSV_HEADER:
+            continue
+        if len(cells) != 3:
+            problems.append(
+                f"line {line}: {len(cells)} field(s), expected 3 (user_id,assistant_id,thread_id)"
+            )
+            continue
+        user_id, assistant_id, thread_id = cells
+        if not user_id:
+            problems.append(f"line {line}: user_id is empty")
+        elif not assistant_id.startswith("asst_"):
+            problems.append(
+                f"line {line}: assistant_id {assistant_id!r} is not an assistant id (asst_…)"
+            )
+        elif not thread_id.startswith("thread_"):
+            problems.append(f"line {line}: thread_id {thread_id!r} is not a thread id (thread_…)")
+        elif (seen := owners.get(thread_id)) is not None:
+            if seen[:2] != (user_id, assistant_id):
+                problems.append(
+                    f"line {line}: thread {thread_id} is already given to user {seen[0]!r} "
+                    f"with {seen[1]} on line {seen[2]}"
+                )
+        else:
+            owners[thread_id] = (user_id, assistant_id, line)
+            rows.append(
+                ThreadRow(
+                    user_id=user_id, assistant_id=assistant_id, thread_id=thread_id, line=line
+                )
+            )
+    if problems:
+        raise ThreadRowsError(source, problems)
+    return rows
+
+
 class CloneOptions(BaseModel):
     """What a clone carries across, besides the definitions."""
 
@@ -56,6 +126,18 @@ class CloneOptions(BaseModel):
     model_map: dict[str, str] = Field(default_factory=dict)
     # A directory of original files on the worker's machine (`--originals DIR`).
     originals_dir: str | None = None
+    # Chat history (assistants → responses): every user thread of a cloned assistant becomes
+    # a conversation. Threads come from Ferry's `user_threads` and from `thread_rows`.
+    threads: bool = False
+    # The rows of `--threads-from FILE`, read by the producer.
+    thread_rows: list[ThreadRow] = Field(default_factory=list)
+    threads_from: str | None = None
+
+    @model_validator(mode="after")
+    def _rows_mean_threads(self) -> CloneOptions:
+        if self.thread_rows and not self.threads:
+            self.threads = True
+        return self
 
 
 class Operation(StrEnum):
@@ -95,6 +177,20 @@ class PlannedVectorStore(BaseModel):
     reused_as: str | None = None
 
 
+class PlannedThread(BaseModel):
+    """One user's thread of a source assistant, and how much of it is left to copy."""
+
+    thread_id: str
+    user_id: str
+    # `user_threads`, or `<file> line N`.
+    origin: str
+    messages: int = 0
+    # What an earlier run copied already (the journal), and the conversation it made.
+    copied: int = 0
+    conversation_id: str | None = None
+    write_requests: int = 0
+
+
 class PlannedAssistant(BaseModel):
     """What apply will do for one source assistant."""
 
@@ -113,6 +209,7 @@ class PlannedAssistant(BaseModel):
     tagged: bool = True
     write_requests: int = 0
     problems: list[str] = Field(default_factory=list)
+    threads: list[PlannedThread] = Field(default_factory=list)
 
 
 class ClonePlan(BaseModel):
@@ -133,6 +230,16 @@ class ClonePlan(BaseModel):
     estimated_seconds: float | None = None
     # When the plan was stored (set when it is read back).
     created_at: datetime | None = None
+    # What the plan left out on purpose and why (e.g. CSV rows of unselected assistants).
+    notes: list[str] = Field(default_factory=list)
+
+    @property
+    def thread_count(self) -> int:
+        return sum(len(a.threads) for a in self.assistants)
+
+    @property
+    def thread_messages(self) -> int:
+        return sum(t.messages for a in self.assistants for t in a.threads)
 
     @field_validator("assistants")
     @classmethod
@@ -161,6 +268,25 @@ class ValidationCheck(BaseModel):
     found: Any = None
 
 
+class ThreadCopyResult(BaseModel):
+    """What one thread's copy did: its conversation and what was carried, dropped, re-mapped."""
+
+    thread_id: str
+    user_id: str
+    conversation_id: str | None = None
+    # copied (this run appended messages) / unchanged (copied before) / failed
+    status: str
+    messages_copied: int = 0
+    annotations_dropped: int = 0
+    images_remapped: int = 0
+    images_dropped: int = 0
+    write_requests: int = 0
+    error: str | None = None
+    retry_recommended: bool = False
+    # Something the report must say (e.g. a create whose answer was lost).
+    note: str | None = None
+
+
 class AssistantCloneResult(BaseModel):
     """What one assistant's apply did; it fills the report's row."""
 
@@ -176,6 +302,7 @@ class AssistantCloneResult(BaseModel):
     write_requests: int = 0
     error: str | None = None
     retry_recommended: bool = False
+    threads: list[ThreadCopyResult] = Field(default_factory=list)
 
     @property
     def valid(self) -> bool:

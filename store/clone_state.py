@@ -6,7 +6,8 @@ run again finds it here instead of making it twice:
 - per plan and source assistant: its status and destination id;
 - per destination profile: source file → destination file (with the hash of the bytes, so
   a file several assistants use is copied once), source vector store → destination store,
-  and a journal per chat thread (the conversation it became, the last message copied).
+  and a journal per chat thread (the conversation it became, the last message copied and
+  the destination item it became).
 Two workers copying the same file hold `copy_lock` around check-copy-record.
 """
 
@@ -68,6 +69,10 @@ class ThreadJournal:
     messages_copied: int
     annotations_dropped: int
     finished_at: datetime | None
+    # The destination's item made from `last_message_id` (None before the first batch).
+    last_item_id: str | None = None
+    images_remapped: int = 0
+    images_dropped: int = 0
 
 
 ASSISTANT_STATUSES = ("planned", "created", "updated", "unchanged", "failed")
@@ -76,7 +81,7 @@ _ASSISTANT = "plan_id, source_id, destination_id, status, error, updated_at, res
 _FILE = "destination, source_file_id, destination_file_id, sha256, size, travel, created_at"
 _THREAD = (
     "destination, source_thread_id, conversation_id, last_message_id, messages_copied, "
-    "annotations_dropped, finished_at"
+    "annotations_dropped, finished_at, last_item_id, images_remapped, images_dropped"
 )
 
 
@@ -199,17 +204,18 @@ async def latest_destination(
 @asynccontextmanager
 async def copy_lock(
     pool: asyncpg.Pool, kind: str, destination: str, source_id: str
-) -> AsyncIterator[None]:
+) -> AsyncIterator[asyncpg.Connection]:
     """Hold the lock on copying one object to `destination`: check, copy, record, release.
 
     A session advisory lock on a connection of its own: a worker that dies loses the
-    connection and so the lock, and the next one finds whatever the first recorded.
+    connection and so the lock, and the next one finds whatever the first recorded. The
+    connection is yielded, so the holder's own queries need no second one from the pool.
     """
     async with pool.acquire() as conn:
         keys = (f"ferry-clone:{kind}", f"{destination}/{source_id}")
         await conn.execute("SELECT pg_advisory_lock(hashtext($1), hashtext($2))", *keys)
         try:
-            yield
+            yield conn
         finally:
             await conn.execute("SELECT pg_advisory_unlock(hashtext($1), hashtext($2))", *keys)
 
@@ -344,6 +350,9 @@ async def advance_thread(
     last_message_id: str,
     copied: int,
     annotations_dropped: int = 0,
+    last_item_id: str | None = None,
+    images_remapped: int = 0,
+    images_dropped: int = 0,
 ) -> ThreadJournal:
     """Record a batch of messages copied (after the call that copied them succeeded)."""
     async with connection(db) as conn:
@@ -351,7 +360,10 @@ async def advance_thread(
             f"""
             UPDATE clone_threads
             SET last_message_id = $3, messages_copied = messages_copied + $4,
-                annotations_dropped = annotations_dropped + $5, updated_at = now()
+                annotations_dropped = annotations_dropped + $5,
+                last_item_id = coalesce($6, last_item_id),
+                images_remapped = images_remapped + $7, images_dropped = images_dropped + $8,
+                updated_at = now()
             WHERE destination = $1 AND source_thread_id = $2
             RETURNING {_THREAD}
             """,
@@ -360,6 +372,9 @@ async def advance_thread(
             last_message_id,
             copied,
             annotations_dropped,
+            last_item_id,
+            images_remapped,
+            images_dropped,
         )
     if row is None:
         raise CloneStateError(f"thread {source_thread_id} has no journal for {destination!r}")
@@ -388,3 +403,17 @@ async def thread_journal(
             source_thread_id,
         )
     return ThreadJournal(**dict(row)) if row else None
+
+
+async def thread_journals(
+    db: Database, destination: str, source_thread_ids: list[str]
+) -> list[ThreadJournal]:
+    """The journals of these threads' copies that started (for a run's progress)."""
+    async with connection(db) as conn:
+        rows = await conn.fetch(
+            f"SELECT {_THREAD} FROM clone_threads "
+            "WHERE destination = $1 AND source_thread_id = ANY($2::text[])",
+            destination,
+            source_thread_ids,
+        )
+    return [ThreadJournal(**dict(r)) for r in rows]

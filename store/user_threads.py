@@ -22,6 +22,85 @@ class ArchivedThread:
     reason: str
 
 
+@dataclass(frozen=True)
+class SourceThread:
+    """A live thread of a user with the registry entry of a remote (v2) assistant."""
+
+    user_id: str
+    thread_id: str
+
+
+async def of_remote_assistant(db: Database, profile: str, remote_id: str) -> list[SourceThread]:
+    """The live threads of every user with the assistant whose v2 id is `remote_id`."""
+    async with connection(db) as conn:
+        rows = await conn.fetch(
+            """
+            SELECT t.user_id, t.thread_id
+            FROM user_threads t JOIN assistants a ON a.id = t.assistant_id
+            WHERE a.profile = $1 AND a.remote_id = $2 AND t.profile = $1
+              AND t.archived_at IS NULL
+            ORDER BY t.created_at, t.user_id
+            """,
+            profile,
+            remote_id,
+        )
+    return [SourceThread(r["user_id"], r["thread_id"]) for r in rows]
+
+
+async def adopt_copy(
+    db: Database,
+    user_id: str,
+    assistant_id: UUID,
+    profile: str,
+    conversation_id: str,
+    *,
+    cloned_from_thread: str,
+    assistant_name: str | None = None,
+) -> bool:
+    """Make a cloned conversation this user's live one, keeping the thread it came from.
+
+    A live row already pointing at it is left alone (a re-run writes nothing); any other
+    live row is archived ("replaced by clone"). True if a row was written.
+    """
+    async with connection(db) as conn, conn.transaction():
+        live = await conn.fetchval(
+            "SELECT thread_id FROM user_threads "
+            "WHERE user_id = $1 AND assistant_id = $2 AND archived_at IS NULL FOR UPDATE",
+            user_id,
+            assistant_id,
+        )
+        if live == conversation_id:
+            return False
+        await _archive(conn, user_id, assistant_id, "replaced by clone")
+        await conn.execute(
+            """
+            INSERT INTO user_threads
+                (user_id, assistant_id, profile, thread_id, assistant_name, cloned_from_thread)
+            VALUES ($1, $2, $3, $4, $5, $6)
+            """,
+            user_id,
+            assistant_id,
+            profile,
+            conversation_id,
+            assistant_name,
+            cloned_from_thread,
+        )
+        return True
+
+
+async def cloned_from(db: Database, user_id: str, assistant_id: UUID) -> tuple[str, str] | None:
+    """The live (conversation id, thread it was cloned from) of a user, if a clone made it."""
+    async with connection(db) as conn:
+        row = await conn.fetchrow(
+            "SELECT thread_id, cloned_from_thread FROM user_threads "
+            "WHERE user_id = $1 AND assistant_id = $2 AND archived_at IS NULL "
+            "AND cloned_from_thread IS NOT NULL",
+            user_id,
+            assistant_id,
+        )
+    return (row["thread_id"], row["cloned_from_thread"]) if row else None
+
+
 async def get(db: Database, user_id: str, assistant_id: UUID) -> str | None:
     """The live thread (or conversation) id of this user with this assistant, marking it used."""
     async with connection(db) as conn, conn.transaction():

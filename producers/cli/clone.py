@@ -8,6 +8,7 @@ serving the `clone` queue does the work: the producer holds no keys.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -22,7 +23,16 @@ from producers.cli.stores import with_client
 from producers.client import FerryClient
 from producers.clone import UnknownPlan, new_request_id
 from producers.errors import FerryError, JobFailed
-from schemas.clone import CloneOptions, ClonePlan, ClonePlanJob, Selection, SelectionMode
+from schemas.clone import (
+    CloneOptions,
+    ClonePlan,
+    ClonePlanJob,
+    Selection,
+    SelectionMode,
+    ThreadRow,
+    ThreadRowsError,
+    parse_thread_rows,
+)
 from schemas.jobs import field_errors
 
 app = typer.Typer(
@@ -98,6 +108,47 @@ OriginalsOption = Annotated[
     typer.Option("--originals", help="A directory of original files (on the worker's machine)."),
 ]
 
+ThreadsOption = Annotated[
+    bool,
+    typer.Option(
+        "--threads/--no-threads",
+        help="Copy every user thread of each assistant into a conversation "
+        "(assistants → responses).",
+    ),
+]
+ThreadsFromOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--threads-from",
+        help="A CSV of user_id,assistant_id,thread_id (threads Ferry did not make); "
+        "implies --threads.",
+    ),
+]
+
+
+def thread_rows(path: Path | None) -> list[ThreadRow]:
+    """The rows of `--threads-from`; every bad line is printed and nothing is enqueued."""
+    if path is None:
+        return []
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise _fail(f"--threads-from {path}: {error}") from None
+    try:
+        rows = parse_thread_rows(text, f"--threads-from {path}")
+    except ThreadRowsError as error:
+        for problem in error.problems:
+            console.print(
+                f"[red]error:[/red] --threads-from {escape(str(path))}: {escape(problem)}"
+            )
+        console.print(
+            "fix those lines (format: user_id,assistant_id,thread_id); nothing was changed"
+        )
+        raise typer.Exit(1) from None
+    if not rows:
+        raise _fail(f"--threads-from {path}: no rows (format: user_id,assistant_id,thread_id)")
+    return rows
+
 
 def plan_job(
     source: str | None,
@@ -110,6 +161,8 @@ def plan_job(
     code_interpreter: bool | None,
     model_map: list[str] | None,
     originals: str | None,
+    threads: bool = False,
+    threads_from: Path | None = None,
 ) -> ClonePlanJob:
     """The plan job the flags (and the seed's variables under them) describe."""
     defaults = CloneDefaults()
@@ -126,6 +179,7 @@ def plan_job(
     name_list = _split(names if names is not None else defaults.clone_names)
     if mode is None and (ids or names):
         chosen_mode = SelectionMode.by_id if ids else SelectionMode.by_name
+    rows = thread_rows(threads_from)
     try:
         return ClonePlanJob(
             source=source,
@@ -141,6 +195,9 @@ def plan_job(
                 else code_interpreter,
                 model_map=mapping,
                 originals_dir=originals,
+                threads=threads or bool(rows),
+                thread_rows=rows,
+                threads_from=threads_from.name if threads_from else None,
             ),
             request_id=new_request_id(),
         )
@@ -194,6 +251,16 @@ def print_plan(plan: ClonePlan) -> None:
                 "    [yellow]the source uses all 16 metadata keys: cloned_from can't be added; "
                 "the mapping table alone carries the link[/yellow]"
             )
+        if a.threads:
+            left = sum(t.messages - t.copied for t in a.threads)
+            copied = sum(t.copied for t in a.threads)
+            console.print(
+                f"    threads: {len(a.threads)} → conversations, "
+                f"{sum(t.messages for t in a.threads)} message(s)"
+                + (f" ({copied} copied before, {left} left)" if copied else "")
+            )
+        elif plan.options.threads:
+            console.print("    threads: none found")
         for problem in a.problems:
             console.print(f"    [red]✗ {escape(problem)}[/red]")
         console.print(f"    write requests: {a.write_requests}")
@@ -205,6 +272,8 @@ def print_plan(plan: ClonePlan) -> None:
             travel = f"reused ({f.reused_as})" if f.reused_as else f.travel
             table.add_row(f.source_id, escape(f.filename), str(f.bytes), travel)
         console.print(table)
+    for note in plan.notes:
+        console.print(f"[yellow]note:[/yellow] {escape(note)}")
     eta = (
         f"≈ {plan.estimated_seconds:.0f} s at {plan.requests_per_minute:.0f} requests/min"
         if plan.estimated_seconds is not None
@@ -215,6 +284,11 @@ def print_plan(plan: ClonePlan) -> None:
         f"({_size(sum(f.bytes for f in plan.files.values()))}), "
         f"{plan.write_requests} write request(s)[/bold], {eta}"
     )
+    if plan.options.threads:
+        console.print(
+            f"chat history: {plan.thread_count} thread(s), {plan.thread_messages} message(s), "
+            "20 per append"
+        )
     console.print(f"apply it with: ferry clone apply {plan.plan_id}")
 
 
@@ -235,6 +309,8 @@ def plan(
     code_interpreter: CodeOption = None,
     model_map: ModelMapOption = None,
     originals: OriginalsOption = None,
+    threads: ThreadsOption = False,
+    threads_from: ThreadsFromOption = None,
 ) -> None:
     """Plan a clone and store the plan (nothing is written remotely); print it."""
     job = plan_job(
@@ -248,6 +324,8 @@ def plan(
         code_interpreter,
         model_map,
         originals,
+        threads,
+        threads_from,
     )
     print_plan(_run(lambda c: c.clones.plan(job)))
 
@@ -264,6 +342,11 @@ async def _apply_and_watch(client: FerryClient, plan: ClonePlan) -> dict[str, An
         assistants = bars.add_task("assistants", total=first.assistants_total, shown="")
         files = bars.add_task("files", total=max(first.files_total, 1), shown="")
         size = bars.add_task("bytes", total=max(first.bytes_total, 1), shown="")
+        messages = (
+            bars.add_task("messages", total=max(first.messages_total, 1), shown="")
+            if first.messages_total
+            else None
+        )
         while True:
             now = await client.clones.progress(plan)
             finished = now.assistants_done + now.assistants_failed
@@ -280,6 +363,12 @@ async def _apply_and_watch(client: FerryClient, plan: ClonePlan) -> dict[str, An
                 completed=now.bytes_done,
                 shown=f"{_size(now.bytes_done)} of {_size(now.bytes_total)}",
             )
+            if messages is not None:
+                bars.update(
+                    messages,
+                    completed=now.messages_done,
+                    shown=f"{now.messages_done}/{now.messages_total}",
+                )
             if now.finished:
                 break
             await asyncio.sleep(POLL_S)
@@ -320,6 +409,13 @@ def print_result(result: dict[str, Any] | None, plan_id: str) -> None:
         f"{s['success']} of {s['total']} cloned, {s['failed']} failed, "
         f"{s['files_copied']} file(s), {s['write_requests']} write request(s)"
     )
+    th = s.get("threads") or {}
+    if th.get("copied") or th.get("failed"):
+        console.print(
+            f"threads: {th['copied']} copied, {th['failed']} failed; {th['messages']} message(s), "
+            f"{th['annotations_dropped']} annotation(s) dropped, {th['images_remapped']} image(s) "
+            f"re-mapped, {th['images_dropped']} assistant image(s) kept as text"
+        )
     console.print(f"reports: OUTPUT_DIR/{plan_id}/mapping.json and report.md (latest: OUTPUT_DIR/)")
 
 
@@ -336,6 +432,8 @@ def apply(
     code_interpreter: CodeOption = None,
     model_map: ModelMapOption = None,
     originals: OriginalsOption = None,
+    threads: ThreadsOption = False,
+    threads_from: ThreadsFromOption = None,
 ) -> None:
     """Apply a stored plan (or plan first, with --from/--to); show progress, then the summary."""
 
@@ -354,6 +452,8 @@ def apply(
                 code_interpreter,
                 model_map,
                 originals,
+                threads,
+                threads_from,
             )
             plan = await client.clones.plan(job)
             print_plan(plan)

@@ -22,12 +22,14 @@ from schemas.clone import (
     ClonePlan,
     Operation,
     PlannedAssistant,
+    ThreadCopyResult,
     ValidationCheck,
 )
 from store import clone_state
 from worker.backends.calls import message_of
 from worker.backends.port import RemoteAssistant
 from worker.clone.file_sources import FileSourceResolver, FileUnavailable
+from worker.clone.history_copy import ThreadCopier
 from worker.clone.knowledge import KnowledgeCopier, reconciled
 from worker.clone.originals import OriginalsDirectory
 from worker.clone.plan import changes, find_existing, load_plan
@@ -38,6 +40,10 @@ from worker.kinds import JobContext, JobFailure
 
 # A module, not its names: worker.openai.errors imports worker.kinds, which imports this.
 from worker.openai import errors as call_errors
+
+
+class AssistantFailed(JobFailure):
+    """The apply ran to its end and failed (validation, threads); its full result is recorded."""
 
 
 def planned_assistant(plan: ClonePlan, source_id: str) -> PlannedAssistant:
@@ -62,6 +68,9 @@ async def run_assistant(ctx: JobContext, job: CloneAssistantJob) -> AssistantClo
             result = await Applier(ctx, plan, planned).run()
     except Retry:
         raise  # handed back to the queue (a long rate-limit wait): not a failure
+    except AssistantFailed:
+        await write_report(ctx, plan)  # its row already holds the whole result
+        raise
     except Exception as error:
         message = (
             message_of(error) if isinstance(error, call_errors.OpenAICallError) else str(error)
@@ -142,27 +151,46 @@ class Applier:
             destination_id=existing.id,
         )
         validation = await self.validate(existing.id, spec, stores, files)
+        threads = await self._threads(existing.id, spec.name)
         remote_definition = self.dst.style == "assistants"
+        operations = {
+            "assistant": status,
+            "file_search": "cloned" if stores else "skipped",
+            "code_interpreter": "cloned" if files else "skipped",
+            "tag": "cloned_from" if planned.tagged else "mapping table only (16 keys used)",
+        }
+        if plan.options.threads:
+            operations["threads"] = _threads_summary(threads)
         result = AssistantCloneResult(
             plan_id=plan.plan_id,
             source_id=planned.source_id,
             name=spec.name,
             destination_id=existing.id,
             status=status if all(c.ok for c in validation) else "failed",
-            operations={
-                "assistant": status,
-                "file_search": "cloned" if stores else "skipped",
-                "code_interpreter": "cloned" if files else "skipped",
-                "tag": "cloned_from" if planned.tagged else "mapping table only (16 keys used)",
-            },
+            operations=operations,
             files=[self.copier.outcomes[f] for f in self._file_ids(stores, files)],
             vector_stores=stores,
             validation=validation,
-            write_requests=self.copier.writes + (writes if remote_definition else 0),
+            write_requests=self.copier.writes
+            + (writes if remote_definition else 0)
+            + sum(t.write_requests for t in threads),
+            threads=threads,
         )
+        bad_threads = [t for t in threads if t.status == "failed"]
         if result.status == "failed":
             bad = [c.field for c in validation if not c.ok]
             result = result.model_copy(update={"error": f"validation failed: {', '.join(bad)}"})
+        elif bad_threads:
+            # Each thread resumes from its journal: applying the plan again finishes them
+            # (retry recommended when a failure was transient).
+            errors = "; ".join(f"{t.thread_id}: {t.error}" for t in bad_threads)
+            result = result.model_copy(
+                update={
+                    "status": "failed",
+                    "error": f"{len(bad_threads)} thread(s) not copied: {errors}",
+                    "retry_recommended": any(t.retry_recommended for t in bad_threads),
+                }
+            )
         await clone_state.record_assistant(
             self.ctx.db,
             UUID(plan.plan_id),
@@ -173,8 +201,23 @@ class Applier:
             result=result.model_dump(mode="json"),
         )
         if result.status == "failed":
-            raise JobFailure(result.error or "validation failed", detail={"code": "validation"})
+            code = "threads" if bad_threads and result.valid else "validation"
+            raise AssistantFailed(result.error or "validation failed", detail={"code": code})
         return result
+
+    async def _threads(self, destination_id: str, name: str) -> list[ThreadCopyResult]:
+        """The assistant's chat history, thread by thread (the definition exists by now)."""
+        if not self.planned.threads:
+            return []
+        copier = ThreadCopier(
+            self.ctx,
+            self.plan.source,
+            self.plan.destination,
+            lambda file_id: self.copier.file(file_id, []),
+            assistant_id=UUID(destination_id),
+            assistant_name=name,
+        )
+        return await copier.copy_all(self.planned.threads)
 
     def _file_ids(self, stores: dict[str, str], files: dict[str, str]) -> list[str]:
         ids = [f for s in self.planned.vector_stores if s.source_id in stores for f in s.file_ids]
@@ -251,6 +294,17 @@ class Applier:
             )
         )
         return checks
+
+
+def _threads_summary(threads: list[ThreadCopyResult]) -> str:
+    if not threads:
+        return "none found"
+    counts = {s: sum(t.status == s for t in threads) for s in ("copied", "unchanged", "failed")}
+    messages = sum(t.messages_copied for t in threads)
+    return (
+        f"{len(threads)} thread(s): {counts['copied']} copied, {counts['unchanged']} unchanged, "
+        f"{counts['failed']} failed; {messages} message(s)"
+    )
 
 
 def _check(field: str, expected: object, found: object) -> ValidationCheck:

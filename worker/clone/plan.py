@@ -23,6 +23,7 @@ from schemas.clone import (
     Operation,
     PlannedAssistant,
     PlannedFile,
+    PlannedThread,
     PlannedVectorStore,
     Selection,
     SelectionMode,
@@ -31,6 +32,7 @@ from store import clone_state
 from worker.backends.files import NO_DOWNLOAD_PURPOSES
 from worker.backends.port import AssistantBackend, RemoteAssistant
 from worker.backends.vector_stores import MAX_BATCH_FILES
+from worker.clone.history import STYLE_PAIR, plan_thread, threads_of
 from worker.clone.originals import NoMatch, OriginalsDirectory, OriginalsError
 from worker.clone.specs import covers, destination_spec, resource_ids, with_destination_resources
 from worker.kinds import JobContext, JobFailure
@@ -118,9 +120,17 @@ class Planner:
 
     async def run(self) -> ClonePlan:
         """The plan, stored; its id is the stored row's."""
+        self._threads_checked()
         chosen = select(await self.src.list_all(), self.job.selection)
         models = await self._destination_models()
         planned = [await self._assistant(a, models) for a in chosen]
+        selected = {a.id for a in chosen}
+        unselected = [r for r in self.options.thread_rows if r.assistant_id not in selected]
+        notes = [
+            f"{self._rows_name} line {r.line}: thread {r.thread_id} of {r.assistant_id}, "
+            "an assistant not in the selection: not copied"
+            for r in unselected
+        ]
         writes = sum(a.write_requests for a in planned)
         rpm = await self._requests_per_minute()
         body = ClonePlan(
@@ -135,6 +145,7 @@ class Planner:
             write_requests=writes,
             requests_per_minute=rpm,
             estimated_seconds=round(writes / rpm * 60, 1) if rpm else None,
+            notes=notes,
         )
         stored = await clone_state.save_plan(
             self.ctx.db,
@@ -144,6 +155,32 @@ class Planner:
             [a.source_id for a in planned],
         )
         return body.model_copy(update={"plan_id": str(stored.id), "created_at": stored.created_at})
+
+    @property
+    def _rows_name(self) -> str:
+        return self.options.threads_from or "--threads-from"
+
+    def _threads_checked(self) -> None:
+        """Chat history goes from v2 threads to conversations: that pair of styles only."""
+        styles = (self.src.style, self.dst.style)
+        if self.options.threads and styles != STYLE_PAIR:
+            raise JobFailure(
+                f"--threads: chat history is copied from an assistants-style source to a "
+                f"responses-style destination; this clone is {styles[0]} → {styles[1]}. "
+                "Drop --threads/--threads-from, or clone into a responses-style profile",
+                detail={"code": "threads_styles"},
+            )
+
+    async def _threads(self, source_id: str, problems: list[str]) -> list[PlannedThread]:
+        if not self.options.threads:
+            return []
+        found = await threads_of(
+            self.ctx, self.job.source, source_id, self.options.thread_rows, self._rows_name
+        )
+        return [
+            await plan_thread(self.ctx, self.job.source, self.job.destination, t, problems)
+            for t in found
+        ]
 
     async def _destination_models(self) -> set[str] | None:
         try:
@@ -169,6 +206,7 @@ class Planner:
             )
         stores = await self._vector_stores(wanted, problems)
         ci_files = await self._code_interpreter_files(wanted, problems)
+        threads = await self._threads(source.id, problems)
         existing = await find_existing(
             self.ctx, self.dst, self.job.source, self.job.destination, source.id
         )
@@ -190,6 +228,7 @@ class Planner:
             )
             operation = Operation.update if diff else Operation.unchanged
             writes += remote_definitions if diff else 0
+        writes += sum(t.write_requests for t in threads)
         if problems:
             operation = Operation.blocked
         return PlannedAssistant(
@@ -204,6 +243,7 @@ class Planner:
             tagged=tagged,
             write_requests=writes,
             problems=problems,
+            threads=threads,
         )
 
     def _knowledge_writes(self, stores: list[PlannedVectorStore], ci_files: list[str]) -> int:

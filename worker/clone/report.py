@@ -48,9 +48,12 @@ def mapping_document(
                 "write_requests": result.get("write_requests", 0),
                 "error": row.error,
                 "retry_recommended": bool(result.get("retry_recommended")),
+                "threads": result.get("threads", []),
             }
         )
     done = [m for m in mappings if m["status"] == "success"]
+    threads = [t for m in mappings for t in m["threads"]]
+    carried = [t for t in threads if t["status"] != "failed"]
     return {
         "plan_id": plan.plan_id,
         "cloned_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -68,6 +71,14 @@ def mapping_document(
                 {f["source_id"] for m in mappings for f in m["files"] if f.get("flagged")}
             ),
             "write_requests": sum(m["write_requests"] for m in mappings),
+            "threads": {
+                "copied": len(carried),
+                "failed": len(threads) - len(carried),
+                "messages": sum(t["messages_copied"] for t in threads),
+                "annotations_dropped": sum(t["annotations_dropped"] for t in threads),
+                "images_remapped": sum(t["images_remapped"] for t in threads),
+                "images_dropped": sum(t["images_dropped"] for t in threads),
+            },
         },
     }
 
@@ -91,9 +102,15 @@ def report_markdown(document: dict[str, Any]) -> str:
         f"- ⏳ Pending: {summary['pending']}",
         f"- Files copied: {summary['files_copied']} ({summary['files_flagged']} from parsed text)",
         f"- Write requests: {summary['write_requests']}",
-        "",
-        "## Details",
     ]
+    th = summary["threads"]
+    if th["copied"] or th["failed"]:
+        lines.append(
+            f"- Threads: {th['copied']} copied ({th['messages']} messages, "
+            f"{th['annotations_dropped']} annotations dropped, {th['images_remapped']} images "
+            f"re-mapped, {th['images_dropped']} assistant images as text), {th['failed']} failed"
+        )
+    lines += ["", "## Details"]
     for m in document["mappings"]:
         mark = {"success": "✅", "failed": "❌"}.get(m["status"], "⏳")
         lines += ["", f"### {mark} {m['name']}", f"- **Source ID:** {m['src_id']}"]
@@ -109,6 +126,14 @@ def report_markdown(document: dict[str, Any]) -> str:
             flag = " ⚠️ parsed text, not the original bytes" if f.get("flagged") else ""
             lines.append(
                 f"  - `{f['filename']}` ({f['bytes']} bytes): {f['travel']}, {f['status']}{flag}"
+            )
+        for t in m["threads"]:
+            lines.append(
+                f"  - thread `{t['thread_id']}` → `{t['conversation_id']}`: {t['status']}, "
+                f"{t['messages_copied']} messages, {t['annotations_dropped']} annotations dropped, "
+                f"{t['images_remapped']} images re-mapped"
+                + (f" ⚠️ {t['note']}" if t.get("note") else "")
+                + (f" ❌ {t['error']}" if t.get("error") else "")
             )
         failed_checks = [c["field"] for c in m["validation"] if not c["ok"]]
         if m["validation"]:

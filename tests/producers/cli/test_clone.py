@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +16,7 @@ from tests.worker.clone.conftest import (  # noqa: F401 - fixtures
     seed_source,
     src_style,
 )
+from tests.worker.clone.history_world import seed_history
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -60,3 +62,38 @@ async def test_plan_then_apply_then_show(
     dry = await ferry_cli("clone", "apply", "--from", "src", "--to", "dst")
     assert dry.code == 0 and "DRY_RUN is set: planned only, nothing applied" in dry.out
     assert "unchanged QA - Support Concierge" in dry.out
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+async def test_threads_from_a_csv_are_planned_and_copied(
+    clone_world: CloneWorld,  # noqa: F811
+    ferry_cli: FerryCLI,
+    tmp_path: Path,
+) -> None:
+    world = clone_world
+    history = await seed_history(world, messages_per_thread=25)
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"user_id,assistant_id,thread_id\nbob,{history.assistant_id}\nx,y,z\n")
+    refused = await ferry_cli(
+        "clone", "plan", "--from", "src", "--to", "dst", "--threads-from", str(bad)
+    )
+    assert refused.code == 1
+    assert "line 2: 2 field(s), expected 3 (user_id,assistant_id,thread_id)" in refused.out
+    assert "line 3: assistant_id 'y' is not an assistant id (asst_…)" in refused.out
+    assert "nothing was changed" in refused.out
+
+    good = tmp_path / "threads.csv"
+    good.write_text(f"user-0002,{history.assistant_id},{history.threads[1]}\n")
+    planned = await ferry_cli(
+        "clone", "plan", "--from", "src", "--to", "dst", "--threads-from", str(good)
+    )
+    assert planned.code == 0, planned.out
+    assert "threads: 2 → conversations, 50 message(s)" in planned.out
+    assert "chat history: 2 thread(s), 50 message(s), 20 per append" in planned.out
+    [plan_id] = re.findall(r"apply it with: ferry clone apply (\S+)", planned.out)
+    applied = await ferry_cli("clone", "apply", plan_id)
+    assert applied.code == 0, applied.out
+    assert (
+        "threads: 2 copied, 0 failed; 50 message(s), 3 annotation(s) dropped, 4 image(s) "
+        "re-mapped, 0 assistant image(s) kept as text"
+    ) in applied.out

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from schemas.assistants import SpecError
+from schemas.assistants import AssistantSpec, SpecError, parse_spec
 from schemas.jobs import Job
 from schemas.keys import Queue
 
@@ -99,11 +99,25 @@ def parse_knowledge(data: Any, prefix: str) -> KnowledgeBlock:
                 path += f"[{part}]" if isinstance(part, int) else f".{part}"
             message = item["msg"].removeprefix("Value error, ")
             if item["loc"][:1] == ("chunking",) and item["type"] in ("literal_error", "model_type"):
-                message = (
-                    "expected 'auto' or {max_chunk_size_tokens: N, chunk_overlap_tokens: M}"
-                )
+                message = "expected 'auto' or {max_chunk_size_tokens: N, chunk_overlap_tokens: M}"
             problems.append((path, message))
         raise SpecError(problems) from None
+
+
+def wired(spec: AssistantSpec, store_id: str | None) -> AssistantSpec:
+    """`spec` with a file_search tool searching `store_id` (None: no store yet).
+
+    The registry keeps the store in `tool_resources.file_search` (v2's place); Responses'
+    file_search tool gets it as `vector_store_ids` from `to_responses_params`.
+    """
+    data = spec.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if store_id is not None:
+        resources = dict(data.get("tool_resources") or {})
+        resources["file_search"] = {"vector_store_ids": [store_id]}
+        data["tool_resources"] = resources
+    if not any(tool["type"] == "file_search" for tool in data.get("tools", [])):
+        data["tools"] = [*data.get("tools", []), {"type": "file_search"}]
+    return parse_spec(data)
 
 
 class KnowledgeFile(BaseModel):

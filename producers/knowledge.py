@@ -59,14 +59,15 @@ class LocalKnowledge:
     names: list[str] = field(default_factory=list)
 
 
-def resolve(items: list[LocalKnowledge], base: Path, max_bytes: int) -> None:
-    """Fill each block's paths from its paths and globs; a `SpecError` names every problem."""
+def resolve(items: list[LocalKnowledge], base: Path, max_mb: float) -> None:
+    """Fill each block's paths from its paths and globs (files up to `max_mb` MiB each);
+    a `SpecError` names every problem."""
     problems: list[tuple[str, str]] = []
     for item in items:
         seen: set[Path] = set()
         for index, pattern in enumerate(item.block.files):
             where = f"{item.label}.knowledge.files[{index}]"
-            for path, problem in _matches(pattern, base, max_bytes):
+            for path, problem in _matches(pattern, base, max_mb):
                 if problem is not None:
                     problems.append((where, problem))
                 elif path not in seen:
@@ -77,7 +78,7 @@ def resolve(items: list[LocalKnowledge], base: Path, max_bytes: int) -> None:
         raise SpecError(problems)
 
 
-def _matches(pattern: str, base: Path, max_bytes: int) -> list[tuple[Path, str | None]]:
+def _matches(pattern: str, base: Path, max_mb: float) -> list[tuple[Path, str | None]]:
     if _GLOB_CHARS & set(pattern):
         found = sorted(
             Path(p) if Path(p).is_absolute() else base / p
@@ -92,7 +93,7 @@ def _matches(pattern: str, base: Path, max_bytes: int) -> list[tuple[Path, str |
                     "relative to the apply file's directory)",
                 )
             ]
-        return [(p, _problem(p, max_bytes)) for p in files]
+        return [(p, _problem(p, max_mb)) for p in files]
     path = Path(pattern) if Path(pattern).is_absolute() else base / pattern
     if not path.exists():
         return [
@@ -104,16 +105,16 @@ def _matches(pattern: str, base: Path, max_bytes: int) -> list[tuple[Path, str |
         ]
     if not path.is_file():
         return [(path, f"{path} is not a file: name files, or use a glob such as '{pattern}/*'")]
-    return [(path, _problem(path, max_bytes))]
+    return [(path, _problem(path, max_mb))]
 
 
-def _problem(path: Path, max_bytes: int) -> str | None:
+def _problem(path: Path, max_mb: float) -> str | None:
     size = path.stat().st_size
     if size == 0:
         return f"{path} is empty: OpenAI refuses empty files; remove it from the list"
-    if size > max_bytes:
+    if size > max_mb * 2**20:
         return (
-            f"{path} is {size / 2**20:.1f} MB, over the limit of {max_bytes / 2**20:g} MB "
+            f"{path} is {size / 2**20:.1f} MB ({size} bytes), over the limit of {max_mb:g} MB "
             "(KNOWLEDGE_MAX_FILE_MB): split it into smaller files"
         )
     return None

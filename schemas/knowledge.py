@@ -100,7 +100,8 @@ def parse_knowledge(data: Any, prefix: str) -> KnowledgeBlock:
             message = item["msg"].removeprefix("Value error, ")
             if item["loc"][:1] == ("chunking",) and item["type"] in ("literal_error", "model_type"):
                 message = "expected 'auto' or {max_chunk_size_tokens: N, chunk_overlap_tokens: M}"
-            problems.append((path, message))
+            if (path, message) not in problems:  # each branch of a union says it once
+                problems.append((path, message))
         raise SpecError(problems) from None
 
 

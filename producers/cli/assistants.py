@@ -199,8 +199,8 @@ def apply(
     _check_profile(profile)
     try:
         specs, labels, knowledge = _read_specs(file)
-        max_bytes = int(KnowledgeSettings().knowledge_max_file_mb * 2**20)
-        local_knowledge.resolve(knowledge, file.parent, max_bytes)
+        max_mb = KnowledgeSettings().knowledge_max_file_mb
+        local_knowledge.resolve(knowledge, file.parent, max_mb)
     except SpecError as error:
         _refuse(error, f"{file}: ")
         raise typer.Exit(1) from None

@@ -24,7 +24,7 @@ from worker.handlers import PRODUCT_HANDLERS
 from worker.settings import Settings
 
 PROFILE = "kb"
-MAX_BYTES = 512 * 2**20
+MAX_MB = 512
 
 
 @dataclass
@@ -61,7 +61,7 @@ class KnowledgeWorld:
         if chunking is not None:
             block["chunking"] = chunking
         item = LocalKnowledge(name, "", parse_knowledge(block, "knowledge"))
-        local_knowledge.resolve([item], self.folder, MAX_BYTES)
+        local_knowledge.resolve([item], self.folder, MAX_MB)
         [wired] = await local_knowledge.with_stores(
             self.ferry,
             PROFILE,

@@ -66,7 +66,7 @@ def resolve(items: list[LocalKnowledge], base: Path, max_mb: float) -> None:
     for item in items:
         seen: set[Path] = set()
         for index, pattern in enumerate(item.block.files):
-            where = f"{item.label}.knowledge.files[{index}]"
+            where = f"{item.label}.knowledge.files[{index}]".lstrip(".")
             for path, problem in _matches(pattern, base, max_mb):
                 if problem is not None:
                     problems.append((where, problem))

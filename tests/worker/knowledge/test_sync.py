@@ -7,6 +7,7 @@ import hashlib
 
 import pytest
 
+from sandbox.faults import Fault
 from tests.worker.knowledge.conftest import KnowledgeWorld
 
 pytestmark = pytest.mark.timeout(120)
@@ -145,3 +146,23 @@ async def test_an_assistants_style_profile_keeps_the_store_in_tool_resources(
     assert spec.to_v2_create()["tool_resources"] == {
         "file_search": {"vector_store_ids": [result.vector_store_id]}
     }
+
+
+async def test_lost_answers_of_the_upload_the_store_and_the_batch_leave_no_duplicate(
+    knowledge_world: KnowledgeWorld,
+) -> None:
+    world = knowledge_world
+    world.write("returns.md", RETURNS)
+    world.write("sla.txt", SLA)
+    state, project = world.sandbox.server.state, world.sandbox.project_id
+    faults = [
+        state.add_fault(
+            Fault(kind="apply_then_drop", method="POST", path=path, count=1, project_id=project)
+        )
+        for path in ("/v1/files", "/v1/vector_stores", "/v1/vector_stores/*/file_batches")
+    ]
+    result = await world.apply(["returns.md", "sla.txt"])
+    assert [f.fired for f in faults] == [1, 1, 1]
+    assert [f.status for f in result.files] == ["completed", "completed"]
+    assert world.counts() == {"file": 2, "vector_store": 1}
+    assert set(await world.store_files(result.vector_store_id)) == {f.file_id for f in result.files}

@@ -155,6 +155,8 @@ class KnowledgeSyncResult(BaseModel):
     detached: list[str] = Field(default_factory=list)  # file ids no longer listed
     # The registry version the store was wired into (None: it already was).
     wired_version: int | None = None
+    # A v2 profile's remote assistant (the registry's `remote_id`) was pointed at the store.
+    remote_wired: bool = False
     write_requests: int = 0
 
     @property

@@ -81,6 +81,8 @@ def _show(name: str, outcome: JobOutcome) -> bool:
         if result.wired_version is not None
         else "already wired"
     )
+    if result.remote_wired:
+        wired += " and into the remote v2 assistant"
     console.print(
         f"[bold]{escape(name)}[/bold]: vector store {result.vector_store_id} ({store}), "
         f"{len(result.files)} file(s): {uploaded} uploaded, {len(result.files) - uploaded} "

@@ -28,6 +28,7 @@ from store import clone_state, knowledge_stores, registry, registry_writes
 from store.knowledge_stores import local_source_id
 from worker.backends.calls import RECONCILE_WINDOW_S, reconciled
 from worker.backends.knowledge import Knowledge
+from worker.backends.port import AssistantBackend
 from worker.backends.vector_stores import FileToAttach, IngestionTimedOut
 from worker.kinds import JobContext, JobFailure
 
@@ -38,8 +39,10 @@ STORE_NAME_SUFFIX = " knowledge"
 class KnowledgeSync:
     """One run of the job: uploads, the store, attach/detach, ingestion, wiring."""
 
-    def __init__(self, ctx: JobContext, job: KnowledgeSyncJob, knowledge: Knowledge) -> None:
-        self.ctx, self.job, self.knowledge = ctx, job, knowledge
+    def __init__(self, ctx: JobContext, job: KnowledgeSyncJob, backend: AssistantBackend) -> None:
+        self.ctx, self.job, self.backend = ctx, job, backend
+        self.knowledge: Knowledge = backend.knowledge
+        self.remote_wired = False
         self.writes = 0
         # One entry per distinct content: two paths with the same bytes are one file.
         self.files: dict[str, KnowledgeFile] = {}
@@ -172,6 +175,7 @@ class KnowledgeSync:
             files=files,
             detached=leaving,
             wired_version=version,
+            remote_wired=self.remote_wired,
             write_requests=self.writes,
         )
 
@@ -209,11 +213,25 @@ class KnowledgeSync:
                 "while its knowledge was synced; apply it again",
                 detail={"code": "assistant_gone"},
             )
+        if self.backend.style == "assistants" and entry.remote_id:
+            await self._wire_remote(entry.remote_id, store_id)
         spec = wired(entry.spec, store_id)
         if spec == entry.spec:
             return None
         result = await registry_writes.write(ctx.db, ctx.redis, ctx.keys, job.profile, spec)
         return result.entry.version
+
+    async def _wire_remote(self, remote_id: str, store_id: str) -> None:
+        """On a v2 profile, the remote assistant's file_search too (only that: the rest of
+        the remote definition is left as it is)."""
+        remote = await self.backend.get(remote_id)
+        if remote is None:
+            return  # gone remotely: the registry still gets the store
+        target = wired(remote.spec, store_id)
+        if target != remote.spec:
+            await self.backend.update(remote_id, target)
+            self.writes += 1
+            self.remote_wired = True
 
 
 async def run_sync(ctx: JobContext, job: KnowledgeSyncJob) -> KnowledgeSyncResult:
@@ -221,7 +239,7 @@ async def run_sync(ctx: JobContext, job: KnowledgeSyncJob) -> KnowledgeSyncResul
     sync one after the other)."""
     backend = ctx.backend(job.profile)
     async with clone_state.copy_lock(ctx.db, "knowledge", job.profile, str(job.assistant_id)):
-        result = await KnowledgeSync(ctx, job, backend.knowledge).run()
+        result = await KnowledgeSync(ctx, job, backend).run()
     ctx.log.info(
         "knowledge synced",
         assistant=job.assistant,

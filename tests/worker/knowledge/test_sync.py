@@ -8,7 +8,9 @@ import hashlib
 import pytest
 
 from sandbox.faults import Fault
-from tests.worker.knowledge.conftest import KnowledgeWorld
+from schemas.assistants import parse_spec
+from store import registry, registry_writes
+from tests.worker.knowledge.conftest import PROFILE, KnowledgeWorld
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -136,16 +138,36 @@ async def test_a_store_deleted_remotely_is_made_again_and_wired(
 
 
 @pytest.mark.parametrize("kb_style", ["assistants"])
-async def test_an_assistants_style_profile_keeps_the_store_in_tool_resources(
+async def test_an_assistants_style_profile_wires_the_registry_and_the_remote_assistant(
     knowledge_world: KnowledgeWorld,
 ) -> None:
     world = knowledge_world
     world.write("returns.md", RETURNS)
+    client = world.sandbox.client()
+    remote = await client.beta.assistants.create(
+        name="Concierge", model="gpt-4o", instructions="Remote words.", tools=[]
+    )
+    spec = parse_spec({"name": "Concierge", "model": "gpt-4o"})
+    db = world.ferry.db
+    await registry_writes.write(db, world.ferry.redis, world.ferry.keys, PROFILE, spec)
+    await registry.set_remote_id(db, PROFILE, "Concierge", remote.id)
+
     result = await world.apply(["returns.md"], tools=[{"type": "file_search"}])
-    spec = (await world.entry()).spec
-    assert spec.to_v2_create()["tool_resources"] == {
-        "file_search": {"vector_store_ids": [result.vector_store_id]}
-    }
+    assert result.remote_wired is True
+    # 1 upload, 1 store, 1 batch, 1 assistant update
+    assert result.write_requests == 4
+    resources = {"file_search": {"vector_store_ids": [result.vector_store_id]}}
+    assert (await world.entry()).spec.to_v2_create()["tool_resources"] == resources
+    after = await client.beta.assistants.retrieve(remote.id)
+    assert after.tool_resources is not None and after.tool_resources.file_search is not None
+    assert after.tool_resources.file_search.vector_store_ids == [result.vector_store_id]
+    assert [t.type for t in after.tools] == ["file_search"]
+    assert after.instructions == "Remote words."  # only file_search was touched
+
+    before = world.posts()
+    again = await world.apply(["returns.md"], tools=[{"type": "file_search"}])
+    assert again.remote_wired is False and again.write_requests == 0
+    assert world.posts() == before
 
 
 async def test_lost_answers_of_the_upload_the_store_and_the_batch_leave_no_duplicate(

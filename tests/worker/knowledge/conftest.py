@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from producers import knowledge as local_knowledge
-from producers.client import FerryClient
+from producers.client import FerryClient, JobHandle
 from producers.knowledge import LocalKnowledge
 from schemas.assistants import parse_spec
 from schemas.keys import Queue
@@ -57,6 +57,13 @@ class KnowledgeWorld:
         self, files: list[str], *, name: str = "Concierge", chunking: Any = None, **spec: Any
     ) -> KnowledgeSyncResult:
         """What `ferry assistants apply` does for one spec with `knowledge:`."""
+        handle = await self.enqueue(files, name=name, chunking=chunking, **spec)
+        return await handle.result(timeout=60)
+
+    async def enqueue(
+        self, files: list[str], *, name: str = "Concierge", chunking: Any = None, **spec: Any
+    ) -> JobHandle[KnowledgeSyncResult]:
+        """The apply up to the enqueued sync job."""
         block: dict[str, Any] = {"files": files}
         if chunking is not None:
             block["chunking"] = chunking
@@ -71,8 +78,7 @@ class KnowledgeWorld:
         await registry_writes.write_many(
             self.ferry.db, self.ferry.redis, self.ferry.keys, PROFILE, [wired]
         )
-        handle = await local_knowledge.enqueue(self.ferry, PROFILE, item)
-        return await handle.result(timeout=60)
+        return await local_knowledge.enqueue(self.ferry, PROFILE, item)
 
     async def entry(self, name: str = "Concierge") -> RegistryEntry:
         entry = await registry.get(self.ferry.db, PROFILE, name)
@@ -86,6 +92,11 @@ def kb_style() -> str:
 
 
 @pytest.fixture
+def kb_in_process_worker() -> bool:
+    return True
+
+
+@pytest.fixture
 async def knowledge_world(
     ferry: FerryClient,
     settings: Settings,
@@ -93,13 +104,18 @@ async def knowledge_world(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
     kb_style: str,
+    kb_in_process_worker: bool,
 ) -> AsyncIterator[KnowledgeWorld]:
-    """Profile `kb` on a fresh sandbox project, and a clone-queue worker."""
+    """Profile `kb` on a fresh sandbox project, and a clone-queue worker (unless the test
+    runs worker processes of its own)."""
     monkeypatch.setenv("OPENAI_KB_API_KEY", sandbox_project.api_key)
     monkeypatch.setenv("OPENAI_KB_BASE_URL", sandbox_project.base_url)
     monkeypatch.setenv("OPENAI_KB_API_STYLE", kb_style)
     sandbox_project.server.state.set_ingestion_seconds(0.05, sandbox_project.project_id)
     folder = tmp_path / "apply"
     folder.mkdir()
+    if not kb_in_process_worker:
+        yield KnowledgeWorld(ferry, sandbox_project, settings, folder)
+        return
     async with running_worker(settings, Queue.clone, PRODUCT_HANDLERS):
         yield KnowledgeWorld(ferry, sandbox_project, settings, folder)

@@ -9,6 +9,7 @@ from schemas.knowledge import KnowledgeSyncJob
 from tests.producers.cli.conftest import FerryCLI
 from tests.worker.knowledge.conftest import (  # noqa: F401 - fixtures
     KnowledgeWorld,
+    kb_in_process_worker,
     kb_style,
     knowledge_world,
 )

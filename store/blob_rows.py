@@ -1,14 +1,16 @@
 """Blob-store SQL: blobs as chunk rows, and the link from a remote file id to its blob.
 
 The Postgres blob backend (`worker.blobs.postgres`) streams through these; `write_blob` keeps a
-producer's upload (`ferry run -f FILE`, at most 10 MB) in the same rows. The bytes travel one
-chunk per statement, so no query ever holds a whole file.
+producer's upload (`ferry run -f FILE`, at most 10 MB) in the same rows, and `write_file` a
+local knowledge file (`ferry assistants apply`, up to 512 MB) read one chunk at a time. The
+bytes travel one chunk per statement, so no query ever holds a whole file.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -138,6 +140,46 @@ async def write_blob(db: asyncpg.Pool, data: bytes, chunk_bytes: int) -> tuple[s
     except _StoredMeanwhile:
         pass
     return sha256, len(data)
+
+
+def file_sha256(path: Path, piece_bytes: int = 1024 * 1024) -> tuple[str, int]:
+    """A local file's (sha256, size), read piece by piece."""
+    digest, size = hashlib.sha256(), 0
+    with path.open("rb") as handle:
+        while piece := handle.read(piece_bytes):
+            digest.update(piece)
+            size += len(piece)
+    return digest.hexdigest(), size
+
+
+class FileChanged(Exception):
+    """A file's bytes changed while it was being stored."""
+
+
+async def write_file(db: asyncpg.Pool, path: Path, chunk_bytes: int) -> tuple[str, int]:
+    """Keep a local file as a blob (`postgres:` store), never whole in memory; (sha256, size).
+
+    Hashed first, so bytes already stored are not read twice; `FileChanged` if the file
+    changes between the hash and the copy (nothing is kept then).
+    """
+    sha256, size = file_sha256(path)
+    if await get_blob(db, sha256) is not None:
+        return sha256, size
+    content_id, digest, seq = uuid4(), hashlib.sha256(), 0
+    try:
+        async with db.acquire() as conn, conn.transaction():
+            with path.open("rb") as handle:
+                while piece := handle.read(chunk_bytes):
+                    digest.update(piece)
+                    await insert_chunk(conn, content_id, seq, piece)
+                    seq += 1
+            if digest.hexdigest() != sha256:
+                raise FileChanged(f"{path} changed while it was being stored: apply again")
+            if not await insert_blob(conn, sha256, size, content_id, chunk_bytes, seq):
+                raise _StoredMeanwhile
+    except _StoredMeanwhile:
+        pass
+    return sha256, size
 
 
 class _StoredMeanwhile(Exception):

@@ -65,6 +65,14 @@ WORKER_PACKAGES = {
         "store",
         "schemas",
     },
+    # knowledge from local files: the port and the job machinery, never the clone package
+    "worker/knowledge": {
+        "worker.knowledge",
+        "worker.kinds",
+        "worker.backends",
+        "store",
+        "schemas",
+    },
     "worker/flows": {
         "worker.flows",
         "worker.kinds",

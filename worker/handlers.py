@@ -13,5 +13,11 @@ from worker.chat.jobs import CHAT_HANDLERS
 from worker.clone.jobs import CLONE_HANDLERS
 from worker.flows.jobs import FLOW_HANDLERS
 from worker.kinds import JobHandler
+from worker.knowledge.jobs import KNOWLEDGE_HANDLERS
 
-PRODUCT_HANDLERS: tuple[JobHandler[Any], ...] = (*FLOW_HANDLERS, *CHAT_HANDLERS, *CLONE_HANDLERS)
+PRODUCT_HANDLERS: tuple[JobHandler[Any], ...] = (
+    *FLOW_HANDLERS,
+    *CHAT_HANDLERS,
+    *CLONE_HANDLERS,
+    *KNOWLEDGE_HANDLERS,
+)

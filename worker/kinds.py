@@ -17,6 +17,7 @@ import structlog
 from arq.connections import ArqRedis
 from pydantic import BaseModel
 
+from schemas.job_events import STREAM_MAXLEN, STREAM_TTL_S, JobEvent, JobEventType
 from schemas.jobs import Job
 from schemas.keys import RedisKeys
 
@@ -58,6 +59,16 @@ class JobContext:
         return structlog.get_logger("ferry.job").bind(
             job_id=self.job_id, kind=self.kind, attempt=self.attempt
         )
+
+    async def progress(self, **data: Any) -> None:
+        """Append a `progress` event to the job's event stream (the CLI and the API's SSE
+        read it); a stream nobody reads still expires."""
+        event = JobEvent(type=JobEventType.progress, data=data)
+        stream = self.keys.job_events(self.job_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(stream, {"event": event.model_dump_json()}, maxlen=STREAM_MAXLEN)
+            pipe.expire(stream, STREAM_TTL_S)
+            await pipe.execute()
 
     def backend(self, profile: str) -> AssistantBackend:
         """The backend port over `profile`'s assistants (its API style decides which).

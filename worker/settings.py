@@ -99,6 +99,8 @@ class Settings(StoreSettings):
     include_code_interpreter: bool = False
     # How long a clone waits for a vector store's files to be ingested at the destination.
     clone_ingestion_deadline_s: float = Field(600.0, gt=0)
+    # How long `knowledge.sync` waits for an assistant's files to be ingested.
+    knowledge_ingestion_deadline_s: float = Field(600.0, gt=0)
 
     # The blob store (original bytes of every file Ferry uploads): `postgres:` is Ferry's
     # own database; see worker/blobs/__init__.py for the other URLs.

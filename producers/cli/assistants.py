@@ -18,11 +18,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from producers import knowledge as local_knowledge
+from producers.cli.knowledge import sync_knowledge
 from producers.cli.stores import with_client
 from producers.cli.yaml_text import dump_yaml
 from producers.client import FerryClient
+from producers.knowledge import KnowledgeSettings, LocalKnowledge
 from schemas.assistant_changes import FieldChange
 from schemas.assistants import AssistantSpec, SpecError, parse_spec
+from schemas.knowledge import parse_knowledge
 from schemas.profiles import defined_profiles, environment, unknown_profile
 from schemas.registry_snapshot import RegistrySnapshot, read_import
 from store import registry, registry_writes
@@ -94,8 +98,9 @@ def _changes_table(changes: list[FieldChange]) -> Table:
     return table
 
 
-def _read_specs(path: Path) -> tuple[list[AssistantSpec], list[str]]:
-    """The specs of an apply file, and where each sits in it (for error paths)."""
+def _read_specs(path: Path) -> tuple[list[AssistantSpec], list[str], list[LocalKnowledge]]:
+    """The specs of an apply file, where each sits in it (for error paths), and the
+    `knowledge:` blocks (taken out of the specs: knowledge is not part of a definition)."""
     try:
         data = yaml.safe_load(path.read_text("utf-8"))
     except (OSError, yaml.YAMLError) as error:
@@ -105,14 +110,27 @@ def _read_specs(path: Path) -> tuple[list[AssistantSpec], list[str]]:
     elif isinstance(data, list):
         entries, prefix = data, ""
     else:
-        return [parse_spec(data)], [""]
-    specs, labels, problems = [], [], []
+        entries, prefix = [data], None
+    specs, labels, problems, knowledge = [], [], [], []
     for index, entry in enumerate(entries):
+        label = "" if prefix is None else f"{prefix}[{index}]"
+        block = None
+        if isinstance(entry, dict) and "knowledge" in entry:
+            entry = dict(entry)
+            where = f"{label}.knowledge" if label else "knowledge"
+            try:
+                block = parse_knowledge(entry.pop("knowledge"), where)
+            except SpecError as error:
+                problems.extend(error.problems)
         try:
-            specs.append(parse_spec(entry, prefix=f"{prefix}[{index}]"))
-            labels.append(f"{prefix}[{index}]")
+            spec = parse_spec(entry, prefix=label)
         except SpecError as error:
             problems.extend(error.problems)
+            continue
+        specs.append(spec)
+        labels.append(label)
+        if block is not None:
+            knowledge.append(LocalKnowledge(spec.name, label, block))
     seen: set[str] = set()
     for spec, label in zip(specs, labels, strict=True):
         if spec.name in seen:
@@ -120,7 +138,7 @@ def _read_specs(path: Path) -> tuple[list[AssistantSpec], list[str]]:
         seen.add(spec.name)
     if problems:
         raise SpecError(problems)
-    return specs, labels
+    return specs, labels, knowledge
 
 
 @app.command("list")
@@ -169,24 +187,45 @@ def apply(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Check and show the changes; write nothing.")
     ] = False,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to follow knowledge syncs (they go on after).")
+    ] = 1800.0,
 ) -> None:
-    """Create or update assistants to match FILE, printing each change."""
+    """Create or update assistants to match FILE, printing each change.
+
+    An assistant with `knowledge: {files: [...], chunking: ...}` gets its files uploaded
+    (once per content) into a vector store of its own by a worker, with progress shown.
+    """
     _check_profile(profile)
     try:
-        specs, labels = _read_specs(file)
+        specs, labels, knowledge = _read_specs(file)
+        max_mb = KnowledgeSettings().knowledge_max_file_mb
+        local_knowledge.resolve(knowledge, file.parent, max_mb)
     except SpecError as error:
         _refuse(error, f"{file}: ")
         raise typer.Exit(1) from None
-    results = _run(
-        lambda s: registry_writes.write_many(
-            s.db, s.redis, s.keys, profile, specs, labels=labels, dry_run=dry_run
-        ),
-        source=f"{file}: ",
-    )
-    for result in results:
-        _print_result(result, dry_run=dry_run)
+
+    async def act(client: FerryClient) -> tuple[list[WriteResult], bool]:
+        wired = await local_knowledge.with_stores(client, profile, specs, knowledge)
+        results = await registry_writes.write_many(
+            client.db, client.redis, client.keys, profile, wired, labels=labels, dry_run=dry_run
+        )
+        for result in results:
+            _print_result(result, dry_run=dry_run)
+        if dry_run or not knowledge:
+            return results, True
+        return results, await sync_knowledge(client, profile, knowledge, timeout=timeout)
+
+    _, ok = _run(act, source=f"{file}: ")
     if dry_run:
+        for item in knowledge:
+            console.print(
+                f"[bold]{escape(item.assistant)}[/bold]: knowledge would sync "
+                f"{len(item.paths)} file(s)"
+            )
         console.print("dry run: nothing was written")
+    if not ok:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -16,8 +16,13 @@ from typing import Protocol, TypeVar
 import openai
 from openai import AsyncOpenAI
 
+# A module, not its names: worker.openai.errors imports worker.kinds.
+from worker.openai import errors as call_errors
+
 T = TypeVar("T")
 M = TypeVar("M")
+# A lost upload is looked for among files made this long before it was sent, and after.
+RECONCILE_WINDOW_S = 120
 
 
 class Caller(Protocol):
@@ -45,6 +50,20 @@ async def unless_missing(
         if status_of(error) == 404:
             return missing
         raise
+
+
+async def reconciled(
+    create: Callable[[], Awaitable[T]], find: Callable[[], Awaitable[T | None]]
+) -> T:
+    """`create()`; if its answer was lost (the call layer's `Ambiguous`), what `find()`
+    finds, else `create()` once more. Every job that creates remote objects goes through it.
+    """
+    try:
+        return await create()
+    except call_errors.Ambiguous:
+        if (found := await find()) is not None:
+            return found
+        return await create()
 
 
 def status_of(error: BaseException) -> int | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +18,7 @@ from openai import AsyncOpenAI
 from openai.types import VectorStore
 from openai.types.vector_stores import VectorStoreFile, VectorStoreFileBatch
 
-from worker.backends.calls import Caller, unless_missing
+from worker.backends.calls import Caller, call_errors, unless_missing
 from worker.backends.pages import MAX_PAGE_SIZE, Page, every_page, page_of, page_size
 
 MAX_BATCH_FILES = 2000  # `file_batches.create` takes 1 to 2,000 files (the spec)
@@ -199,6 +199,24 @@ class RemoteVectorStores:
             )
         return batches
 
+    async def attach_missing(self, vector_store_id: str, files: Sequence[FileToAttach]) -> int:
+        """Attach, in batches, those of `files` the store lacks; the batches sent.
+
+        A batch whose answer was lost (the call layer's `Ambiguous`) may have landed: the
+        store is listed again and only what is still missing is attached.
+        """
+        for last_try in (False, True):
+            attached = {f.id for f in await self.list_files(vector_store_id)}
+            missing = [f for f in files if f.file_id not in attached]
+            if not missing:
+                return 0
+            try:
+                return len(await self.attach_batch(vector_store_id, missing))
+            except call_errors.Ambiguous:
+                if last_try:
+                    raise
+        return 0  # unreachable: the last try returns or raises
+
     async def get_batch(self, vector_store_id: str, batch_id: str) -> VectorStoreFileBatch:
         """A batch with its file counts."""
         return await self._call(
@@ -230,12 +248,14 @@ class RemoteVectorStores:
         *,
         deadline_s: float,
         poll_s: float = 1.0,
+        on_round: Callable[[dict[str, VectorStoreFile]], Awaitable[None]] | None = None,
     ) -> dict[str, VectorStoreFile]:
         """Poll until every file is `completed`, `failed` or `cancelled`; each file's last state.
 
         One list request a round covers 100 files, so a large store costs few requests.
         Raises `IngestionTimedOut` at the deadline and `FileNotAttached` for a file that is
-        not in the store (it would never finish).
+        not in the store (it would never finish). `on_round` sees each round's statuses
+        (for progress).
         """
         wanted = list(dict.fromkeys(file_ids))
         deadline = time.monotonic() + deadline_s
@@ -245,6 +265,8 @@ class RemoteVectorStores:
                 raise FileNotAttached(vector_store_id, missing)
             statuses = {f: listed[f] for f in wanted}
             pending = [f for f in wanted if statuses[f].status not in DONE]
+            if on_round is not None:
+                await on_round(statuses)
             if not pending:
                 return statuses
             remaining = deadline - time.monotonic()

@@ -26,11 +26,11 @@ from schemas.clone import (
     ValidationCheck,
 )
 from store import clone_state
-from worker.backends.calls import message_of
+from worker.backends.calls import message_of, reconciled
 from worker.backends.port import RemoteAssistant
 from worker.clone.file_sources import FileSourceResolver, FileUnavailable
 from worker.clone.history_copy import ThreadCopier
-from worker.clone.knowledge import KnowledgeCopier, reconciled
+from worker.clone.knowledge import KnowledgeCopier
 from worker.clone.originals import OriginalsDirectory
 from worker.clone.plan import changes, find_existing, load_plan
 from worker.clone.report import write_report

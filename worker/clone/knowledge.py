@@ -9,40 +9,21 @@ files by name, size and time window, vector stores by `metadata.cloned_from`.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TypeVar
 
 from openai.types import FileObject
 
 from schemas.assistants import METADATA_MAX_KEYS
 from schemas.clone import CLONED_FROM_KEY, FileOutcome, PlannedFile, PlannedVectorStore
 from store import clone_state
+from worker.backends.calls import RECONCILE_WINDOW_S, reconciled
 from worker.backends.port import AssistantBackend
 from worker.backends.vector_stores import FileToAttach, IngestionTimedOut
 from worker.clone.file_sources import FileSourceResolver
 from worker.kinds import JobContext, JobFailure
 
-# A module, not its names: worker.openai.errors imports worker.kinds, which imports this.
-from worker.openai import errors as call_errors
-
-T = TypeVar("T")
 # Purposes a file can be uploaded with; others (`assistants_output`) go up as `assistants`.
 UPLOAD_PURPOSES = frozenset({"assistants", "batch", "fine-tune", "vision", "user_data", "evals"})
-# A lost upload is looked for among files made this long before it was sent, and after.
-RECONCILE_WINDOW_S = 120
-
-
-async def reconciled(
-    create: Callable[[], Awaitable[T]], find: Callable[[], Awaitable[T | None]]
-) -> T:
-    """`create()`; if its answer was lost, what `find()` finds, else `create()` once more."""
-    try:
-        return await create()
-    except call_errors.Ambiguous:
-        if (found := await find()) is not None:
-            return found
-        return await create()
 
 
 class KnowledgeCopier:
@@ -179,26 +160,15 @@ class KnowledgeCopier:
             for source_file in planned.file_ids:
                 wanted[source_file] = await self.file(source_file, [planned.source_id])
             attributes = await self._attributes(planned)
-            for last_try in (False, True):
-                attached = {f.id for f in await stores.list_files(store_id)}
-                missing = [
-                    FileToAttach(
-                        destination_id,
-                        attributes=attributes.get(source_id),
-                        chunking_strategy=planned.chunking_strategy,
-                    )
-                    for source_id, destination_id in wanted.items()
-                    if destination_id not in attached
-                ]
-                if not missing:
-                    break
-                try:
-                    self.writes += len(await stores.attach_batch(store_id, missing))
-                    break
-                except call_errors.Ambiguous:
-                    # The batch may have landed: list again, attach only what is missing.
-                    if last_try:
-                        raise
+            files = [
+                FileToAttach(
+                    destination_id,
+                    attributes=attributes.get(source_id),
+                    chunking_strategy=planned.chunking_strategy,
+                )
+                for source_id, destination_id in wanted.items()
+            ]
+            self.writes += await stores.attach_missing(store_id, files)
         try:
             statuses = await stores.wait_for_ingestion(
                 store_id, list(wanted.values()), deadline_s=deadline_s

@@ -1,0 +1,101 @@
+"""A worker killed with SIGKILL mid-sync: the job runs again and finishes with no duplicate."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from sandbox.faults import Fault
+from schemas.knowledge import KnowledgeSyncJob
+from tests.worker.knowledge.conftest import KnowledgeWorld
+
+# A short lease, so the killed job's re-run comes in seconds.
+SHORT_TIMEOUT_S = 4
+WORKER = (
+    "import sys; from schemas.knowledge import KnowledgeSyncJob; "
+    f"KnowledgeSyncJob.timeout_s = {SHORT_TIMEOUT_S}; "
+    "from worker.__main__ import main; sys.exit(main(['--queue', 'clone']))"
+)
+
+
+def start_worker(world: KnowledgeWorld) -> subprocess.Popen[bytes]:
+    env = dict(os.environ)  # with the test's OPENAI_KB_* profile
+    s = world.settings
+    env.update(
+        DATABASE_URL=s.database_url,
+        DATABASE_SCHEMA=s.database_schema or "",
+        REDIS_URL=s.redis_url,
+        REDIS_KEY_PREFIX=s.redis_key_prefix,
+        SWEEPER_INTERVAL_S="1",
+        SWEEPER_GRACE_S="1",
+        LOG_LEVEL="warning",
+    )
+    return subprocess.Popen(
+        [sys.executable, "-c", WORKER],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("kb_in_process_worker", [False])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/v1/files"),  # killed mid-upload (the first file landed)
+        ("POST", "/v1/vector_stores"),  # files uploaded, store not made
+        ("POST", "/v1/vector_stores/*/file_batches"),  # store made, files not attached
+        ("GET", "/v1/vector_stores/*/files"),  # attached, waiting for ingestion
+    ],
+)
+async def test_a_worker_killed_at_each_step_leaves_no_duplicate(
+    knowledge_world: KnowledgeWorld, monkeypatch: pytest.MonkeyPatch, method: str, path: str
+) -> None:
+    world = knowledge_world
+    monkeypatch.setattr(KnowledgeSyncJob, "timeout_s", SHORT_TIMEOUT_S)
+    for name in ("a.txt", "b.txt", "c.txt"):
+        world.write(name, name.encode() * 20)
+    state, project = world.sandbox.server.state, world.sandbox.project_id
+    first = start_worker(world)
+    try:
+        # The second upload hangs (the first landed); the store's files are listed twice
+        # before ingestion (what is attached, what is missing): the third listing hangs;
+        # the other steps hang at their first call.
+        skip = {"/v1/files": 1, "/v1/vector_stores/*/files": 2}.get(path, 0)
+        if skip:
+            state.add_fault(
+                Fault(kind="latency", method=method, path=path, count=skip, project_id=project)
+            )
+        hang = state.add_fault(
+            Fault(kind="hang", method=method, path=path, count=1, project_id=project)
+        )
+        handle = await world.enqueue(["*.txt"])
+        # The sandbox runs in a thread of this process: its fault counter is the event.
+        while hang.fired == 0:  # noqa: ASYNC110 - the worker is inside the step
+            await asyncio.sleep(0.02)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    state.clear_faults()
+    second = start_worker(world)
+    try:
+        result = await handle.result(timeout=60)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=30)
+    assert (await world.ferry.ledger_row(handle.job_id)).attempts == 2  # type: ignore[union-attr]
+    assert world.counts() == {"file": 3, "vector_store": 1}
+    assert [f.status for f in result.files] == ["completed"] * 3
+    assert set(await world.store_files(result.vector_store_id)) == {f.file_id for f in result.files}
+    entry = await world.entry()
+    assert entry.spec.tool_resources.file_search.vector_store_ids == [result.vector_store_id]  # type: ignore[union-attr]

@@ -122,6 +122,22 @@ async def file_link(db: Database, file_id: str) -> FileLinkRow | None:
     return FileLinkRow(**dict(row)) if row else None
 
 
+async def read_blob(db: Database, sha256: str) -> bytes | None:
+    """A whole blob's bytes (a producer's upload, read back by a job), or None.
+
+    Only for small blobs kept by producers (an export file): large ones are streamed by the
+    blob store, one chunk at a time.
+    """
+    row = await get_blob(db, sha256)
+    if row is None:
+        return None
+    async with connection(db) as conn:
+        pieces = await conn.fetch(
+            "SELECT data FROM blob_chunks WHERE content_id = $1 ORDER BY seq", row.content_id
+        )
+    return b"".join(piece["data"] for piece in pieces)
+
+
 async def write_blob(db: asyncpg.Pool, data: bytes, chunk_bytes: int) -> tuple[str, int]:
     """Keep `data` as a blob (a producer's upload, `postgres:` store); (sha256, size)."""
     sha256 = hashlib.sha256(data).hexdigest()

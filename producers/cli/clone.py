@@ -1,5 +1,9 @@
 """`ferry clone`: seed 000's replicator: plan (stored, nothing written), apply, show.
 
+The source is a profile (`--from NAME`) or an export file (`--from-file EXPORT.json`: Ferry's
+snapshot or a raw Assistants-API dump). The producer checks the export and keeps its bytes
+in the blob store before anything is enqueued; the plan job reads them by hash.
+
 The seed's environment variables (CLONE_MODE, CLONE_IDS, CLONE_NAMES, CLONE_NAME_PREFIX,
 INCLUDE_FILE_SEARCH, INCLUDE_CODE_INTERPRETER, DRY_RUN) are the flags' defaults. A worker
 serving the `clone` queue does the work: the producer holds no keys.
@@ -8,6 +12,8 @@ serving the `clone` queue does the work: the producer holds no keys.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -22,7 +28,9 @@ from producers.cli.stores import with_client
 from producers.client import FerryClient
 from producers.clone import UnknownPlan, new_request_id
 from producers.errors import FerryError, JobFailed
+from schemas.assistants import SpecError
 from schemas.clone import CloneOptions, ClonePlan, ClonePlanJob, Selection, SelectionMode
+from schemas.clone_export import ExportRef, export_ref
 from schemas.jobs import field_errors
 
 app = typer.Typer(
@@ -68,6 +76,14 @@ def _run(action: Any) -> Any:
 
 
 FromOption = Annotated[str | None, typer.Option("--from", help="Source profile.")]
+FromFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--from-file",
+        help="Source export file instead of a profile: `ferry assistants export` output or a "
+        "raw Assistants-API dump.",
+    ),
+]
 ToOption = Annotated[str | None, typer.Option("--to", help="Destination profile.")]
 ModeOption = Annotated[
     SelectionMode | None, typer.Option("--mode", help="all, by_id or by_name [CLONE_MODE].")
@@ -99,6 +115,43 @@ OriginalsOption = Annotated[
 ]
 
 
+@dataclass(frozen=True)
+class ExportFile:
+    """An export file read and checked by the producer, before anything is enqueued."""
+
+    data: bytes
+    ref: ExportRef
+
+
+def read_export(path: Path) -> ExportFile:
+    """The export's bytes, checked; exit 1 naming each bad field (nothing enqueued)."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise _fail(f"--from-file {path}: cannot read it ({error.strerror})") from None
+    try:
+        return ExportFile(data, export_ref(data, path.name))
+    except SpecError as error:
+        for where, message in error.problems:
+            console.print(f"[red]error:[/red] {escape(f'{path}: {where}: {message}')}")
+        console.print("nothing was changed")
+        raise typer.Exit(1) from None
+
+
+def source_of(source: str | None, from_file: Path | None) -> ExportFile | None:
+    """The export file when the source is one; exit 1 when both or neither are given."""
+    if source and from_file:
+        raise _fail("--from (a profile) and --from-file (an export) both name a source: give one")
+    return read_export(from_file) if from_file else None
+
+
+async def planned(client: FerryClient, job: ClonePlanJob, export: ExportFile | None) -> ClonePlan:
+    """Keep the export (if any) where the plan job reads it, then run the plan job."""
+    if export is not None:
+        await client.clones.keep_export(export.data, export.ref.filename)
+    return await client.clones.plan(job)
+
+
 def plan_job(
     source: str | None,
     destination: str | None,
@@ -110,11 +163,17 @@ def plan_job(
     code_interpreter: bool | None,
     model_map: list[str] | None,
     originals: str | None,
+    export: ExportRef | None = None,
 ) -> ClonePlanJob:
     """The plan job the flags (and the seed's variables under them) describe."""
     defaults = CloneDefaults()
+    if export is not None:
+        source = export.label
     if not source or not destination:
-        raise _fail("--from and --to name the source and destination profiles")
+        raise _fail(
+            "--from (a profile) or --from-file (an export) names the source, --to the "
+            "destination profile"
+        )
     mapping: dict[str, str] = {}
     for item in model_map or []:
         old, sep, new = item.partition("=")
@@ -129,6 +188,7 @@ def plan_job(
     try:
         return ClonePlanJob(
             source=source,
+            source_export=export,
             destination=destination,
             selection=Selection(mode=chosen_mode, ids=id_list, names=name_list),
             options=CloneOptions(
@@ -226,6 +286,7 @@ def _short(value: Any, width: int = 70) -> str:
 @app.command()
 def plan(
     source: FromOption = None,
+    from_file: FromFileOption = None,
     destination: ToOption = None,
     mode: ModeOption = None,
     ids: IdsOption = None,
@@ -237,6 +298,7 @@ def plan(
     originals: OriginalsOption = None,
 ) -> None:
     """Plan a clone and store the plan (nothing is written remotely); print it."""
+    export = source_of(source, from_file)
     job = plan_job(
         source,
         destination,
@@ -248,8 +310,9 @@ def plan(
         code_interpreter,
         model_map,
         originals,
+        export.ref if export else None,
     )
-    print_plan(_run(lambda c: c.clones.plan(job)))
+    print_plan(_run(lambda c: planned(c, job, export)))
 
 
 async def _apply_and_watch(client: FerryClient, plan: ClonePlan) -> dict[str, Any] | None:
@@ -327,6 +390,7 @@ def print_result(result: dict[str, Any] | None, plan_id: str) -> None:
 def apply(
     plan_id: Annotated[str | None, typer.Argument(help="A stored plan's id.")] = None,
     source: FromOption = None,
+    from_file: FromFileOption = None,
     destination: ToOption = None,
     mode: ModeOption = None,
     ids: IdsOption = None,
@@ -337,7 +401,8 @@ def apply(
     model_map: ModelMapOption = None,
     originals: OriginalsOption = None,
 ) -> None:
-    """Apply a stored plan (or plan first, with --from/--to); show progress, then the summary."""
+    """Apply a stored plan (or plan first from --from/--from-file and --to); show progress."""
+    export = source_of(source, from_file) if plan_id is None else None
 
     async def action(client: FerryClient) -> tuple[ClonePlan, dict[str, Any] | None]:
         if plan_id is not None:
@@ -354,8 +419,9 @@ def apply(
                 code_interpreter,
                 model_map,
                 originals,
+                export.ref if export else None,
             )
-            plan = await client.clones.plan(job)
+            plan = await planned(client, job, export)
             print_plan(plan)
             if CloneDefaults().dry_run:
                 console.print("DRY_RUN is set: planned only, nothing applied")

@@ -9,7 +9,6 @@ points at the destination's own vector stores and files.
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 from uuid import UUID
 
 from arq import Retry
@@ -26,11 +25,12 @@ from schemas.clone import (
 )
 from store import clone_state
 from worker.backends.calls import message_of
-from worker.backends.port import RemoteAssistant
+from worker.backends.port import AssistantBackend, RemoteAssistant
+from worker.clone.export_source import ExportBackend, source_backend
 from worker.clone.file_sources import FileSourceResolver, FileUnavailable
 from worker.clone.knowledge import KnowledgeCopier, reconciled
 from worker.clone.originals import OriginalsDirectory
-from worker.clone.plan import changes, find_existing, load_plan
+from worker.clone.plan import changes, find_existing, load_plan, open_originals
 from worker.clone.report import write_report
 from worker.clone.slots import slot
 from worker.clone.specs import covers, resource_ids, swap_resources
@@ -58,8 +58,10 @@ async def run_assistant(ctx: JobContext, job: CloneAssistantJob) -> AssistantClo
         if planned.operation is Operation.blocked:
             raise JobFailure("; ".join(planned.problems), detail={"code": "blocked"})
         limit = ctx.settings.max_concurrency
+        originals = open_originals(plan.options.originals_dir)
+        src = await source_backend(ctx, plan.source, plan.source_export, originals)
         async with slot(ctx.redis, ctx.keys.clone_slots, ctx.job_id, limit=limit):
-            result = await Applier(ctx, plan, planned).run()
+            result = await Applier(ctx, plan, planned, src, originals).run()
     except Retry:
         raise  # handed back to the queue (a long rate-limit wait): not a failure
     except Exception as error:
@@ -93,16 +95,22 @@ async def run_assistant(ctx: JobContext, job: CloneAssistantJob) -> AssistantClo
 class Applier:
     """One assistant's apply."""
 
-    def __init__(self, ctx: JobContext, plan: ClonePlan, planned: PlannedAssistant) -> None:
+    def __init__(
+        self,
+        ctx: JobContext,
+        plan: ClonePlan,
+        planned: PlannedAssistant,
+        src: AssistantBackend | ExportBackend,
+        originals: OriginalsDirectory | None,
+    ) -> None:
         self.ctx, self.plan, self.planned = ctx, plan, planned
-        self.src = ctx.backend(plan.source)
+        self.src = src
         self.dst = ctx.backend(plan.destination)
-        originals = (
-            OriginalsDirectory(Path(plan.options.originals_dir))
-            if plan.options.originals_dir
-            else None
+        resolver = FileSourceResolver(
+            src.knowledge,  # type: ignore[arg-type]  # an export's knowledge reads the same way
+            originals=originals,
+            downloads=not isinstance(src, ExportBackend),
         )
-        resolver = FileSourceResolver(self.src.knowledge, originals=originals)
         self.copier = KnowledgeCopier(
             ctx,
             self.src,

@@ -70,8 +70,16 @@ class FileUnavailable(Exception):
 class FileSourceResolver:
     """Finds the bytes of a source profile's files, for one clone run."""
 
-    def __init__(self, source: Knowledge, *, originals: OriginalsDirectory | None = None) -> None:
+    def __init__(
+        self,
+        source: Knowledge,
+        *,
+        originals: OriginalsDirectory | None = None,
+        downloads: bool = True,
+    ) -> None:
         self._source, self._blobs, self._originals = source, source.blobs, originals
+        # False for an export file: there is no source API to download from.
+        self._downloads = downloads
         # Purposes the source refused to download: asked once per run, not once per file.
         self._refused_purposes: set[str] = set()
 
@@ -115,6 +123,9 @@ class FileSourceResolver:
         return self._resolved(file, blob, Travel.originals, tried)
 
     async def _download(self, file: FileObject, tried: list[str]) -> ResolvedFile | None:
+        if not self._downloads:
+            tried.append("an export file has no source API to download from")
+            return None
         if file.purpose in self._refused_purposes:
             tried.append(f"the source refuses downloads of purpose {file.purpose!r}")
             return None

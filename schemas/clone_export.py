@@ -61,8 +61,8 @@ def parse_export(data: bytes) -> ParsedExport:
             [
                 (
                     "file",
-                    f"{len(data) / 1e6:.1f} MB is over the limit of {MAX_EXPORT_BYTES / 1e6:.0f} "
-                    "MB: split the export (`--mode by_name` on parts of it)",
+                    f"{len(data) / 2**20:.1f} MiB is over the limit of "
+                    f"{MAX_EXPORT_BYTES / 2**20:.0f} MiB: split the export into several files",
                 )
             ]
         )

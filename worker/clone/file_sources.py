@@ -57,12 +57,18 @@ class ResolvedFile:
 class FileUnavailable(Exception):
     """No way could carry a file's bytes; the message names the file and the fix."""
 
-    def __init__(self, file: FileObject, tried: list[str]) -> None:
+    def __init__(self, file: FileObject, tried: list[str], *, from_export: bool = False) -> None:
+        # An export has no vector store to take parsed text from: only the originals help.
+        fix = (
+            "(matched by name and size, or by its id in the directory's gpt_id.json)"
+            if from_export
+            else "(matched by name and size), or attach the file to a vector store at the "
+            "source so its parsed text can stand in"
+        )
         super().__init__(
             f"file {file.id} ({file.filename!r}, {file.bytes} bytes, purpose {file.purpose!r}) "
             f"cannot be copied: {'; '.join(tried)}. Fix: pass --originals DIR with the original "
-            f"{file.filename!r} (matched by name and size), or attach the file to a vector "
-            "store at the source so its parsed text can stand in"
+            f"{file.filename!r} {fix}"
         )
         self.file_id, self.filename, self.tried = file.id, file.filename, tried
 
@@ -163,7 +169,7 @@ class FileSourceResolver:
             if not name.lower().endswith(_TEXT_SUFFIXES):
                 name += ".txt"
             return ResolvedFile(file.id, name, file.purpose, blob, Travel.parsed_text, tuple(tried))
-        raise FileUnavailable(file, tried)
+        raise FileUnavailable(file, tried, from_export=not self._downloads)
 
     @staticmethod
     def _resolved(

@@ -221,8 +221,16 @@ def _size(n: int) -> str:
 
 def print_plan(plan: ClonePlan) -> None:
     """Per assistant: the operation, its diff, knowledge, travel, writes; then the totals."""
+    source = f"{plan.source} ({plan.source_style})"
+    if (export := plan.source_export) is not None:
+        kind = (
+            f"Ferry snapshot of profile {export.profile}"
+            if export.format == "snapshot"
+            else "raw Assistants-API dump"
+        )
+        source = f"export file {export.filename} ({kind})"
     console.print(
-        f"[bold]Plan {plan.plan_id}[/bold]: {plan.source} ({plan.source_style}) → "
+        f"[bold]Plan {plan.plan_id}[/bold]: {escape(source)} → "
         f"{plan.destination} ({plan.destination_style})"
     )
     style = {"create": "green", "update": "yellow", "unchanged": "dim", "blocked": "red"}

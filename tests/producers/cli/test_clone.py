@@ -70,6 +70,7 @@ async def test_plan_then_apply_then_show(
 async def test_plan_and_apply_from_an_export_file(
     clone_world: CloneWorld,  # noqa: F811
     ferry_cli: FerryCLI,
+    cli_env: dict[str, str],
     tmp_path: Path,
 ) -> None:
     world = clone_world
@@ -79,11 +80,15 @@ async def test_plan_and_apply_from_an_export_file(
     ]
     export = tmp_path / "legacy.json"
     export.write_text(RegistrySnapshot.of("legacy", specs).to_json())
-    flags = ("--from-file", str(export), "--to", "dst", "--names", "concierge", "--prefix", "X - ")
+    # Seed 000's variables are the defaults here too.
+    cli_env.update(CLONE_MODE="by_name", CLONE_NAMES="concierge", CLONE_NAME_PREFIX="X - ")
+    flags = ("--from-file", str(export), "--to", "dst")
 
     planned = await ferry_cli("clone", "plan", *flags)
     assert planned.code == 0, planned.out
-    assert "export:legacy.json (export) → dst (responses)" in planned.out
+    assert (
+        "export file legacy.json (Ferry snapshot of profile legacy) → dst (responses)"
+    ) in planned.out
     assert "create    X - Support Concierge  Support Concierge" in planned.out
     assert "Plain Helper" not in planned.out
 

@@ -21,6 +21,7 @@ from schemas.clone import (
     ClonePlan,
     Operation,
     PlannedAssistant,
+    PlannedVectorStore,
     ValidationCheck,
 )
 from store import clone_state
@@ -105,6 +106,7 @@ class Applier:
     ) -> None:
         self.ctx, self.plan, self.planned = ctx, plan, planned
         self.src = src
+        self.from_export = isinstance(src, ExportBackend)
         self.dst = ctx.backend(plan.destination)
         resolver = FileSourceResolver(
             src.knowledge,  # type: ignore[arg-type]  # an export's knowledge reads the same way
@@ -127,7 +129,9 @@ class Applier:
         store_ids, file_ids = resource_ids(wanted)
         deadline = self.ctx.settings.clone_ingestion_deadline_s
         stores = {
-            s.source_id: await self.copier.vector_store(s, deadline)
+            s.source_id: await self._reused_store(s)
+            if self.from_export
+            else await self.copier.vector_store(s, deadline)
             for s in planned.vector_stores
             if s.source_id in store_ids
         }
@@ -159,7 +163,9 @@ class Applier:
             status=status if all(c.ok for c in validation) else "failed",
             operations={
                 "assistant": status,
-                "file_search": "cloned" if stores else "skipped",
+                "file_search": ("reused" if self.from_export else "cloned")
+                if stores
+                else "skipped",
                 "code_interpreter": "cloned" if files else "skipped",
                 "tag": "cloned_from" if planned.tagged else "mapping table only (16 keys used)",
             },
@@ -183,6 +189,18 @@ class Applier:
         if result.status == "failed":
             raise JobFailure(result.error or "validation failed", detail={"code": "validation"})
         return result
+
+    async def _reused_store(self, planned: PlannedVectorStore) -> str:
+        """An export's store: the copy an earlier clone made here, if it is still there."""
+        copy = planned.reused_as
+        if copy is None or await self.dst.knowledge.vector_stores.get(copy) is None:
+            raise JobFailure(
+                f"vector store {planned.source_id}: its earlier copy {copy} is gone from the "
+                "destination and an export cannot re-create it. Fix: clone with "
+                "--no-file-search, or from the source profile while its stores are reachable",
+                detail={"code": "vector_store_gone", "vector_store": planned.source_id},
+            )
+        return copy
 
     def _file_ids(self, stores: dict[str, str], files: dict[str, str]) -> list[str]:
         ids = [f for s in self.planned.vector_stores if s.source_id in stores for f in s.file_ids]
@@ -242,6 +260,12 @@ class Applier:
         vector_stores = self.dst.knowledge.vector_stores
         by_source = {s.source_id: s for s in self.planned.vector_stores}
         for source_id, store_id in stores.items():
+            if self.from_export:
+                # An export lists no store's files: check that the copy is wired in.
+                fs = got.tool_resources.file_search if got.tool_resources else None
+                wired = store_id if fs and store_id in fs.vector_store_ids else None
+                checks.append(_check(f"vector_store[{source_id}]", store_id, wired))
+                continue
             expected = sorted(
                 self.copier.outcomes[f].filename for f in by_source[source_id].file_ids
             )

@@ -4,7 +4,8 @@ The producer parsed the file and kept its bytes in the blob store; the job reads
 by hash and parses them again with the same parser. An export has no source API behind it:
 a file it names can only be carried when Ferry's blob store has its bytes (Ferry uploaded
 it) or when `--originals DIR` maps a path to its id in `gpt_id.json`. It lists no vector
-store's contents, so file search cannot be re-created from it.
+store's contents: a store it names is only reused where an earlier clone copied it to the
+same destination.
 """
 
 from __future__ import annotations
@@ -43,9 +44,10 @@ def missing_file_problem(file_id: str, originals: OriginalsDirectory | None) -> 
 def vector_store_problem(store_id: str) -> str:
     """Why an export's vector store can't be re-created, and the fix."""
     return (
-        f"vector store {store_id}: an export names the store but not its files, so it cannot "
-        "be re-created. Fix: clone with --no-file-search, or clone from the source profile "
-        "(--from PROFILE) while its vector stores are still reachable"
+        f"vector store {store_id}: an export names the store but not its files, and no "
+        "earlier clone copied it to this destination, so it cannot be re-created. Fix: clone "
+        "with --no-file-search, or clone from the source profile (--from PROFILE) while its "
+        "vector stores are still reachable"
     )
 
 

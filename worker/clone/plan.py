@@ -256,7 +256,16 @@ class Planner:
         vector_stores = self.src.knowledge.vector_stores
         for store_id in store_ids:
             if self.from_export:
-                problems.append(vector_store_problem(store_id))
+                # Only a copy an earlier clone made at this destination can stand in.
+                copied = await clone_state.copied_vector_store(
+                    self.ctx.db, self.job.destination, store_id
+                )
+                if copied is None:
+                    problems.append(vector_store_problem(store_id))
+                else:
+                    planned.append(
+                        PlannedVectorStore(source_id=store_id, name=None, reused_as=copied)
+                    )
                 continue
             store = await vector_stores.get(store_id)
             if store is None:

@@ -280,3 +280,48 @@ async def test_an_unknown_id_in_an_export_names_where_ids_come_from(
         "assistants' names, a raw dump's their asst_ ids"
     )
     assert await clone_state.list_plans(world.ferry.db) == []
+
+
+async def test_a_store_an_earlier_clone_copied_is_reused_from_an_export(
+    clone_world: CloneWorld,
+) -> None:
+    # The team cloned from the live profile once; now only a dump of it is left.
+    world = clone_world
+    c = world.src_client
+    file = await c.files.create(file=("faq.txt", b"Open 9 to 5.\n"), purpose="assistants")
+    store = await c.vector_stores.create(name="FAQ")
+    await c.vector_stores.files.create(store.id, file_id=file.id)
+    desk = await c.beta.assistants.create(
+        name="Front Desk",
+        model="gpt-4o",
+        tools=[{"type": "file_search"}],
+        tool_resources={"file_search": {"vector_store_ids": [store.id]}},
+    )
+    [first] = await world.apply(await world.plan(include_file_search=True))
+    assert first.status == "created"  # type: ignore[union-attr]
+    copy = first.vector_stores[store.id]  # type: ignore[union-attr]
+    listed = await c.beta.assistants.list()
+    data = json.dumps([a.model_dump(mode="json") for a in listed.data]).encode()
+
+    plan = await world.plan_export(data, "desk.json", include_file_search=True)
+    [planned] = plan.assistants
+    # Found by its `cloned_from` tag: the same destination assistant, nothing to change.
+    assert (planned.source_id, planned.operation, planned.destination_id) == (
+        desk.id,
+        Operation.unchanged,
+        first.destination_id,  # type: ignore[union-attr]
+    )
+    assert [(s.source_id, s.reused_as, s.file_ids) for s in planned.vector_stores] == [
+        (store.id, copy, [])
+    ]
+    assert plan.write_requests == 0
+    before = world.posts(world.dst)
+    [second] = await world.apply(plan)
+    assert second.status == "unchanged"  # type: ignore[union-attr]
+    assert second.operations["file_search"] == "reused"  # type: ignore[union-attr]
+    checks = second.validation  # type: ignore[union-attr]
+    assert [(ch.field, ch.ok) for ch in checks if ch.field.startswith("vector")] == [
+        (f"vector_store[{store.id}]", True)
+    ]
+    assert world.posts(world.dst) == before
+    assert world.counts(world.dst) == {"file": 1, "vector_store": 1}

@@ -1,8 +1,9 @@
 """Blob-store SQL: blobs as chunk rows, and the link from a remote file id to its blob.
 
 The Postgres blob backend (`worker.blobs.postgres`) streams through these; `write_blob` keeps a
-producer's upload (`ferry run -f FILE`, at most 10 MB) in the same rows. The bytes travel one
-chunk per statement, so no query ever holds a whole file.
+producer's upload (`ferry run -f FILE`, at most 10 MB; a clone's export file, at most 64 MiB)
+in the same rows, and `read_blob` gives such an upload back whole to the job. Otherwise the
+bytes travel one chunk per statement, so no query holds a whole file.
 """
 
 from __future__ import annotations

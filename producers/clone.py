@@ -19,13 +19,16 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from schemas.clone import AssistantCloneResult, CloneAssistantJob, ClonePlan, ClonePlanJob
+from schemas.clone_export import ExportRef, export_ref
 from schemas.results import JobStatus
-from store import clone_state
+from store import blob_rows, clone_state
 
 if TYPE_CHECKING:
     from producers.client import FerryClient, JobHandle
 
 PLAN_TIMEOUT_S = 600.0
+# Chunk rows of an export kept in the `postgres:` blob tables (the worker's default size).
+EXPORT_CHUNK_BYTES = 1024 * 1024
 
 
 class UnknownPlan(LookupError):
@@ -72,6 +75,16 @@ class CloneOperations:
         """Run the plan job and return the stored plan."""
         handle = await self._client.enqueue(job)
         return await handle.result(timeout=timeout)
+
+    async def keep_export(self, data: bytes, filename: str) -> ExportRef:
+        """Check an export file (a `SpecError` names each bad field) and keep its bytes.
+
+        They go into Ferry's blob tables in Postgres, content-addressed: the plan job carries
+        only the hash and reads them back there.
+        """
+        ref = export_ref(data, filename)
+        await blob_rows.write_blob(self._client.db, data, EXPORT_CHUNK_BYTES)
+        return ref
 
     async def stored_plan(self, plan_id: str) -> ClonePlan:
         """A stored plan by id; `UnknownPlan` if none."""

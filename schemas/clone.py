@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from schemas.clone_export import EXPORT_SOURCE_PREFIX, ExportRef
 from schemas.jobs import Job
 from schemas.keys import Queue
 
@@ -218,6 +219,8 @@ class ClonePlan(BaseModel):
     plan_id: str
     source: str
     destination: str
+    # Set when the source is an export file (`source` is then `export:<file name>`).
+    source_export: ExportRef | None = None
     source_style: str
     destination_style: str
     options: CloneOptions
@@ -319,6 +322,8 @@ class ClonePlanJob(Job[ClonePlan]):
 
     source: str = Field(min_length=1)
     destination: str = Field(min_length=1)
+    # An export file as the source (`--from-file`): its bytes wait in the blob store.
+    source_export: ExportRef | None = None
     selection: Selection = Field(default_factory=Selection)
     options: CloneOptions = Field(default_factory=CloneOptions)
     # Makes each request its own job: a plan describes the source as it is now.
@@ -326,6 +331,14 @@ class ClonePlanJob(Job[ClonePlan]):
 
     @model_validator(mode="after")
     def _two_profiles(self) -> ClonePlanJob:
+        if self.source_export is not None and self.source != self.source_export.label:
+            raise ValueError(
+                f"source: a clone from an export file is named {self.source_export.label!r}"
+            )
+        if self.source_export is None and self.source.startswith(EXPORT_SOURCE_PREFIX):
+            raise ValueError(
+                f"source: {self.source!r} names an export file; pass the file with --from-file"
+            )
         if self.source.lower() == self.destination.lower():
             raise ValueError(
                 f"source and destination are both {self.source!r}: a clone needs two "

@@ -1,9 +1,10 @@
 """Blob-store SQL: blobs as chunk rows, and the link from a remote file id to its blob.
 
 The Postgres blob backend (`worker.blobs.postgres`) streams through these; `write_blob` keeps a
-producer's upload (`ferry run -f FILE`, at most 10 MB) in the same rows, and `write_file` a
-local knowledge file (`ferry assistants apply`, up to 512 MB) read one chunk at a time. The
-bytes travel one chunk per statement, so no query ever holds a whole file.
+producer's upload (`ferry run -f FILE`, at most 10 MB; a clone's export file, at most 64 MiB)
+in the same rows, and `read_blob` gives such an upload back whole to the job; `write_file`
+keeps a local knowledge file (`ferry assistants apply`, up to 512 MB) read one chunk at a
+time. Otherwise the bytes travel one chunk per statement, so no query holds a whole file.
 """
 
 from __future__ import annotations
@@ -122,6 +123,22 @@ async def file_link(db: Database, file_id: str) -> FileLinkRow | None:
             file_id,
         )
     return FileLinkRow(**dict(row)) if row else None
+
+
+async def read_blob(db: Database, sha256: str) -> bytes | None:
+    """A whole blob's bytes (a producer's upload, read back by a job), or None.
+
+    Only for small blobs kept by producers (an export file): large ones are streamed by the
+    blob store, one chunk at a time.
+    """
+    row = await get_blob(db, sha256)
+    if row is None:
+        return None
+    async with connection(db) as conn:
+        pieces = await conn.fetch(
+            "SELECT data FROM blob_chunks WHERE content_id = $1 ORDER BY seq", row.content_id
+        )
+    return b"".join(piece["data"] for piece in pieces)
 
 
 async def write_blob(db: asyncpg.Pool, data: bytes, chunk_bytes: int) -> tuple[str, int]:

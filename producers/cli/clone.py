@@ -1,5 +1,9 @@
 """`ferry clone`: seed 000's replicator: plan (stored, nothing written), apply, show.
 
+The source is a profile (`--from NAME`) or an export file (`--from-file EXPORT.json`: Ferry's
+snapshot or a raw Assistants-API dump). The producer checks the export and keeps its bytes
+in the blob store before anything is enqueued; the plan job reads them by hash.
+
 The seed's environment variables (CLONE_MODE, CLONE_IDS, CLONE_NAMES, CLONE_NAME_PREFIX,
 INCLUDE_FILE_SEARCH, INCLUDE_CODE_INTERPRETER, DRY_RUN) are the flags' defaults. A worker
 serving the `clone` queue does the work: the producer holds no keys.
@@ -8,21 +12,22 @@ serving the `clone` queue does the work: the producer holds no keys.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn
-from rich.table import Table
 
+from producers.cli.clone_output import console, print_plan, print_result, size_text
 from producers.cli.stores import with_client
 from producers.client import FerryClient
 from producers.clone import UnknownPlan, new_request_id
 from producers.errors import FerryError, JobFailed
+from schemas.assistants import SpecError
 from schemas.clone import (
     CloneOptions,
     ClonePlan,
@@ -33,12 +38,13 @@ from schemas.clone import (
     ThreadRowsError,
     parse_thread_rows,
 )
+from schemas.clone_export import ExportRef, export_ref
 from schemas.jobs import field_errors
 
 app = typer.Typer(
-    help="Clone assistants between profiles: plan, apply, show.", no_args_is_help=True
+    help="Clone assistants (from a profile or an export file): plan, apply, show.",
+    no_args_is_help=True,
 )
-console = Console(highlight=False)
 POLL_S = 0.5
 
 
@@ -78,6 +84,14 @@ def _run(action: Any) -> Any:
 
 
 FromOption = Annotated[str | None, typer.Option("--from", help="Source profile.")]
+FromFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--from-file",
+        help="Source export file instead of a profile: `ferry assistants export` output or a "
+        "raw Assistants-API dump.",
+    ),
+]
 ToOption = Annotated[str | None, typer.Option("--to", help="Destination profile.")]
 ModeOption = Annotated[
     SelectionMode | None, typer.Option("--mode", help="all, by_id or by_name [CLONE_MODE].")
@@ -150,6 +164,43 @@ def thread_rows(path: Path | None) -> list[ThreadRow]:
     return rows
 
 
+@dataclass(frozen=True)
+class ExportFile:
+    """An export file read and checked by the producer, before anything is enqueued."""
+
+    data: bytes
+    ref: ExportRef
+
+
+def read_export(path: Path) -> ExportFile:
+    """The export's bytes, checked; exit 1 naming each bad field (nothing enqueued)."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise _fail(f"--from-file {path}: cannot read it ({error.strerror})") from None
+    try:
+        return ExportFile(data, export_ref(data, path.name))
+    except SpecError as error:
+        for where, message in error.problems:
+            console.print(f"[red]error:[/red] {escape(f'{path}: {where}: {message}')}")
+        console.print("nothing was changed")
+        raise typer.Exit(1) from None
+
+
+def source_of(source: str | None, from_file: Path | None) -> ExportFile | None:
+    """The export file when the source is one; exit 1 when both or neither are given."""
+    if source and from_file:
+        raise _fail("--from (a profile) and --from-file (an export) both name a source: give one")
+    return read_export(from_file) if from_file else None
+
+
+async def planned(client: FerryClient, job: ClonePlanJob, export: ExportFile | None) -> ClonePlan:
+    """Keep the export (if any) where the plan job reads it, then run the plan job."""
+    if export is not None:
+        await client.clones.keep_export(export.data, export.ref.filename)
+    return await client.clones.plan(job)
+
+
 def plan_job(
     source: str | None,
     destination: str | None,
@@ -163,11 +214,17 @@ def plan_job(
     originals: str | None,
     threads: bool = False,
     threads_from: Path | None = None,
+    export: ExportRef | None = None,
 ) -> ClonePlanJob:
     """The plan job the flags (and the seed's variables under them) describe."""
     defaults = CloneDefaults()
+    if export is not None:
+        source = export.label
     if not source or not destination:
-        raise _fail("--from and --to name the source and destination profiles")
+        raise _fail(
+            "--from (a profile) or --from-file (an export) names the source, --to the "
+            "destination profile"
+        )
     mapping: dict[str, str] = {}
     for item in model_map or []:
         old, sep, new = item.partition("=")
@@ -183,6 +240,7 @@ def plan_job(
     try:
         return ClonePlanJob(
             source=source,
+            source_export=export,
             destination=destination,
             selection=Selection(mode=chosen_mode, ids=id_list, names=name_list),
             options=CloneOptions(
@@ -208,98 +266,10 @@ def plan_job(
         raise typer.Exit(1) from None
 
 
-def _size(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return str(n)
-
-
-def print_plan(plan: ClonePlan) -> None:
-    """Per assistant: the operation, its diff, knowledge, travel, writes; then the totals."""
-    console.print(
-        f"[bold]Plan {plan.plan_id}[/bold]: {plan.source} ({plan.source_style}) → "
-        f"{plan.destination} ({plan.destination_style})"
-    )
-    style = {"create": "green", "update": "yellow", "unchanged": "dim", "blocked": "red"}
-    for a in plan.assistants:
-        op = a.operation.value
-        console.print(
-            f"\n[{style[op]}]{op:9}[/] {escape(a.name)}  [dim]{a.source_id}"
-            + (f" → {a.destination_id}" if a.destination_id else "")
-            + "[/dim]"
-        )
-        for change in a.changes:
-            console.print(
-                f"    ~ {change.field}: {escape(_short(change.before))} → "
-                f"{escape(_short(change.after))}"
-            )
-        for store in a.vector_stores:
-            size = sum(plan.files[f].bytes for f in store.file_ids)
-            reused = f" (reused: {store.reused_as})" if store.reused_as else ""
-            console.print(
-                f"    vector store {escape(store.name or store.source_id)}: "
-                f"{len(store.file_ids)} file(s), {_size(size)}{reused}"
-            )
-        ci = a.code_interpreter_files
-        if ci:
-            size = sum(plan.files[f].bytes for f in ci)
-            console.print(f"    code interpreter: {len(ci)} file(s), {_size(size)}")
-        if not a.tagged:
-            console.print(
-                "    [yellow]the source uses all 16 metadata keys: cloned_from can't be added; "
-                "the mapping table alone carries the link[/yellow]"
-            )
-        if a.threads:
-            left = sum(t.messages - t.copied for t in a.threads)
-            copied = sum(t.copied for t in a.threads)
-            console.print(
-                f"    threads: {len(a.threads)} → conversations, "
-                f"{sum(t.messages for t in a.threads)} message(s)"
-                + (f" ({copied} copied before, {left} left)" if copied else "")
-            )
-        elif plan.options.threads:
-            console.print("    threads: none found")
-        for problem in a.problems:
-            console.print(f"    [red]✗ {escape(problem)}[/red]")
-        console.print(f"    write requests: {a.write_requests}")
-    if plan.files:
-        table = Table(title="files and how their bytes travel")
-        for column in ("file", "name", "bytes", "travel"):
-            table.add_column(column)
-        for f in plan.files.values():
-            travel = f"reused ({f.reused_as})" if f.reused_as else f.travel
-            table.add_row(f.source_id, escape(f.filename), str(f.bytes), travel)
-        console.print(table)
-    for note in plan.notes:
-        console.print(f"[yellow]note:[/yellow] {escape(note)}")
-    eta = (
-        f"≈ {plan.estimated_seconds:.0f} s at {plan.requests_per_minute:.0f} requests/min"
-        if plan.estimated_seconds is not None
-        else "the destination's limit is not known yet (it sent no rate-limit headers)"
-    )
-    console.print(
-        f"\n[bold]{len(plan.assistants)} assistant(s), {len(plan.files)} file(s) "
-        f"({_size(sum(f.bytes for f in plan.files.values()))}), "
-        f"{plan.write_requests} write request(s)[/bold], {eta}"
-    )
-    if plan.options.threads:
-        console.print(
-            f"chat history: {plan.thread_count} thread(s), {plan.thread_messages} message(s), "
-            "20 per append"
-        )
-    console.print(f"apply it with: ferry clone apply {plan.plan_id}")
-
-
-def _short(value: Any, width: int = 70) -> str:
-    text = str(value)
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 @app.command()
 def plan(
     source: FromOption = None,
+    from_file: FromFileOption = None,
     destination: ToOption = None,
     mode: ModeOption = None,
     ids: IdsOption = None,
@@ -313,6 +283,7 @@ def plan(
     threads_from: ThreadsFromOption = None,
 ) -> None:
     """Plan a clone and store the plan (nothing is written remotely); print it."""
+    export = source_of(source, from_file)
     job = plan_job(
         source,
         destination,
@@ -326,8 +297,9 @@ def plan(
         originals,
         threads,
         threads_from,
+        export.ref if export else None,
     )
-    print_plan(_run(lambda c: c.clones.plan(job)))
+    print_plan(_run(lambda c: planned(c, job, export)))
 
 
 async def _apply_and_watch(client: FerryClient, plan: ClonePlan) -> dict[str, Any] | None:
@@ -361,7 +333,7 @@ async def _apply_and_watch(client: FerryClient, plan: ClonePlan) -> dict[str, An
             bars.update(
                 size,
                 completed=now.bytes_done,
-                shown=f"{_size(now.bytes_done)} of {_size(now.bytes_total)}",
+                shown=f"{size_text(now.bytes_done)} of {size_text(now.bytes_total)}",
             )
             if messages is not None:
                 bars.update(
@@ -385,44 +357,11 @@ async def _latest_result(client: FerryClient, plan_id: str) -> dict[str, Any] | 
     return await client.clones.result(plan_id)
 
 
-def print_result(result: dict[str, Any] | None, plan_id: str) -> None:
-    """The summary table and the report paths."""
-    if result is None:
-        console.print(f"plan {plan_id}: no result yet (is a worker serving the clone queue?)")
-        return
-    table = Table(title=f"clone {plan_id}")
-    for column in ("assistant", "destination", "operation", "files", "writes", "error"):
-        table.add_column(column)
-    mark = {"success": "green", "failed": "red"}
-    for m in result["mappings"]:
-        table.add_row(
-            escape(m["name"] or ""),
-            m["dst_id"] or "",
-            f"[{mark.get(m['status'], 'yellow')}]{m['operation']}[/]",
-            str(len(m["files"])),
-            str(m["write_requests"]),
-            escape(m["error"] or ""),
-        )
-    console.print(table)
-    s = result["summary"]
-    console.print(
-        f"{s['success']} of {s['total']} cloned, {s['failed']} failed, "
-        f"{s['files_copied']} file(s), {s['write_requests']} write request(s)"
-    )
-    th = s.get("threads") or {}
-    if th.get("copied") or th.get("failed"):
-        console.print(
-            f"threads: {th['copied']} copied, {th['failed']} failed; {th['messages']} message(s), "
-            f"{th['annotations_dropped']} annotation(s) dropped, {th['images_remapped']} image(s) "
-            f"re-mapped, {th['images_dropped']} assistant image(s) kept as text"
-        )
-    console.print(f"reports: OUTPUT_DIR/{plan_id}/mapping.json and report.md (latest: OUTPUT_DIR/)")
-
-
 @app.command()
 def apply(
     plan_id: Annotated[str | None, typer.Argument(help="A stored plan's id.")] = None,
     source: FromOption = None,
+    from_file: FromFileOption = None,
     destination: ToOption = None,
     mode: ModeOption = None,
     ids: IdsOption = None,
@@ -435,7 +374,8 @@ def apply(
     threads: ThreadsOption = False,
     threads_from: ThreadsFromOption = None,
 ) -> None:
-    """Apply a stored plan (or plan first, with --from/--to); show progress, then the summary."""
+    """Apply a stored plan (or plan first from --from/--from-file and --to); show progress."""
+    export = source_of(source, from_file) if plan_id is None else None
 
     async def action(client: FerryClient) -> tuple[ClonePlan, dict[str, Any] | None]:
         if plan_id is not None:
@@ -454,8 +394,9 @@ def apply(
                 originals,
                 threads,
                 threads_from,
+                export.ref if export else None,
             )
-            plan = await client.clones.plan(job)
+            plan = await planned(client, job, export)
             print_plan(plan)
             if CloneDefaults().dry_run:
                 console.print("DRY_RUN is set: planned only, nothing applied")

@@ -9,7 +9,6 @@ points at the destination's own vector stores and files.
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 from uuid import UUID
 
 from arq import Retry
@@ -22,17 +21,19 @@ from schemas.clone import (
     ClonePlan,
     Operation,
     PlannedAssistant,
+    PlannedVectorStore,
     ThreadCopyResult,
     ValidationCheck,
 )
 from store import clone_state
 from worker.backends.calls import message_of, reconciled
-from worker.backends.port import RemoteAssistant
+from worker.backends.port import AssistantBackend, RemoteAssistant
+from worker.clone.export_source import ExportBackend, source_backend
 from worker.clone.file_sources import FileSourceResolver, FileUnavailable
 from worker.clone.history_copy import ThreadCopier
 from worker.clone.knowledge import KnowledgeCopier
 from worker.clone.originals import OriginalsDirectory
-from worker.clone.plan import changes, find_existing, load_plan
+from worker.clone.plan import changes, find_existing, load_plan, open_originals
 from worker.clone.report import write_report
 from worker.clone.slots import slot
 from worker.clone.specs import covers, resource_ids, swap_resources
@@ -64,8 +65,10 @@ async def run_assistant(ctx: JobContext, job: CloneAssistantJob) -> AssistantClo
         if planned.operation is Operation.blocked:
             raise JobFailure("; ".join(planned.problems), detail={"code": "blocked"})
         limit = ctx.settings.max_concurrency
+        originals = open_originals(plan.options.originals_dir)
+        src = await source_backend(ctx, plan.source, plan.source_export, originals)
         async with slot(ctx.redis, ctx.keys.clone_slots, ctx.job_id, limit=limit):
-            result = await Applier(ctx, plan, planned).run()
+            result = await Applier(ctx, plan, planned, src, originals).run()
     except Retry:
         raise  # handed back to the queue (a long rate-limit wait): not a failure
     except AssistantFailed:
@@ -102,16 +105,23 @@ async def run_assistant(ctx: JobContext, job: CloneAssistantJob) -> AssistantClo
 class Applier:
     """One assistant's apply."""
 
-    def __init__(self, ctx: JobContext, plan: ClonePlan, planned: PlannedAssistant) -> None:
+    def __init__(
+        self,
+        ctx: JobContext,
+        plan: ClonePlan,
+        planned: PlannedAssistant,
+        src: AssistantBackend | ExportBackend,
+        originals: OriginalsDirectory | None,
+    ) -> None:
         self.ctx, self.plan, self.planned = ctx, plan, planned
-        self.src = ctx.backend(plan.source)
+        self.src = src
+        self.from_export = isinstance(src, ExportBackend)
         self.dst = ctx.backend(plan.destination)
-        originals = (
-            OriginalsDirectory(Path(plan.options.originals_dir))
-            if plan.options.originals_dir
-            else None
+        resolver = FileSourceResolver(
+            src.knowledge,  # type: ignore[arg-type]  # an export's knowledge reads the same way
+            originals=originals,
+            downloads=not isinstance(src, ExportBackend),
         )
-        resolver = FileSourceResolver(self.src.knowledge, originals=originals)
         self.copier = KnowledgeCopier(
             ctx,
             self.src,
@@ -128,7 +138,9 @@ class Applier:
         store_ids, file_ids = resource_ids(wanted)
         deadline = self.ctx.settings.clone_ingestion_deadline_s
         stores = {
-            s.source_id: await self.copier.vector_store(s, deadline)
+            s.source_id: await self._reused_store(s)
+            if self.from_export
+            else await self.copier.vector_store(s, deadline)
             for s in planned.vector_stores
             if s.source_id in store_ids
         }
@@ -155,7 +167,7 @@ class Applier:
         remote_definition = self.dst.style == "assistants"
         operations = {
             "assistant": status,
-            "file_search": "cloned" if stores else "skipped",
+            "file_search": ("reused" if self.from_export else "cloned") if stores else "skipped",
             "code_interpreter": "cloned" if files else "skipped",
             "tag": "cloned_from" if planned.tagged else "mapping table only (16 keys used)",
         }
@@ -219,6 +231,18 @@ class Applier:
         )
         return await copier.copy_all(self.planned.threads)
 
+    async def _reused_store(self, planned: PlannedVectorStore) -> str:
+        """An export's store: the copy an earlier clone made here, if it is still there."""
+        copy = planned.reused_as
+        if copy is None or await self.dst.knowledge.vector_stores.get(copy) is None:
+            raise JobFailure(
+                f"vector store {planned.source_id}: its earlier copy {copy} is gone from the "
+                "destination and an export cannot re-create it. Fix: clone with "
+                "--no-file-search, or from the source profile while its stores are reachable",
+                detail={"code": "vector_store_gone", "vector_store": planned.source_id},
+            )
+        return copy
+
     def _file_ids(self, stores: dict[str, str], files: dict[str, str]) -> list[str]:
         ids = [f for s in self.planned.vector_stores if s.source_id in stores for f in s.file_ids]
         return list(dict.fromkeys([*ids, *files]))
@@ -277,6 +301,12 @@ class Applier:
         vector_stores = self.dst.knowledge.vector_stores
         by_source = {s.source_id: s for s in self.planned.vector_stores}
         for source_id, store_id in stores.items():
+            if self.from_export:
+                # An export lists no store's files: check that the copy is wired in.
+                fs = got.tool_resources.file_search if got.tool_resources else None
+                wired = store_id if fs and store_id in fs.vector_store_ids else None
+                checks.append(_check(f"vector_store[{source_id}]", store_id, wired))
+                continue
             expected = sorted(
                 self.copier.outcomes[f].filename for f in by_source[source_id].file_ids
             )

@@ -57,12 +57,18 @@ class ResolvedFile:
 class FileUnavailable(Exception):
     """No way could carry a file's bytes; the message names the file and the fix."""
 
-    def __init__(self, file: FileObject, tried: list[str]) -> None:
+    def __init__(self, file: FileObject, tried: list[str], *, from_export: bool = False) -> None:
+        # An export has no vector store to take parsed text from: only the originals help.
+        fix = (
+            "(matched by name and size, or by its id in the directory's gpt_id.json)"
+            if from_export
+            else "(matched by name and size), or attach the file to a vector store at the "
+            "source so its parsed text can stand in"
+        )
         super().__init__(
             f"file {file.id} ({file.filename!r}, {file.bytes} bytes, purpose {file.purpose!r}) "
             f"cannot be copied: {'; '.join(tried)}. Fix: pass --originals DIR with the original "
-            f"{file.filename!r} (matched by name and size), or attach the file to a vector "
-            "store at the source so its parsed text can stand in"
+            f"{file.filename!r} {fix}"
         )
         self.file_id, self.filename, self.tried = file.id, file.filename, tried
 
@@ -70,8 +76,16 @@ class FileUnavailable(Exception):
 class FileSourceResolver:
     """Finds the bytes of a source profile's files, for one clone run."""
 
-    def __init__(self, source: Knowledge, *, originals: OriginalsDirectory | None = None) -> None:
+    def __init__(
+        self,
+        source: Knowledge,
+        *,
+        originals: OriginalsDirectory | None = None,
+        downloads: bool = True,
+    ) -> None:
         self._source, self._blobs, self._originals = source, source.blobs, originals
+        # False for an export file: there is no source API to download from.
+        self._downloads = downloads
         # Purposes the source refused to download: asked once per run, not once per file.
         self._refused_purposes: set[str] = set()
 
@@ -115,6 +129,9 @@ class FileSourceResolver:
         return self._resolved(file, blob, Travel.originals, tried)
 
     async def _download(self, file: FileObject, tried: list[str]) -> ResolvedFile | None:
+        if not self._downloads:
+            tried.append("an export file has no source API to download from")
+            return None
         if file.purpose in self._refused_purposes:
             tried.append(f"the source refuses downloads of purpose {file.purpose!r}")
             return None
@@ -152,7 +169,7 @@ class FileSourceResolver:
             if not name.lower().endswith(_TEXT_SUFFIXES):
                 name += ".txt"
             return ResolvedFile(file.id, name, file.purpose, blob, Travel.parsed_text, tuple(tried))
-        raise FileUnavailable(file, tried)
+        raise FileUnavailable(file, tried, from_export=not self._downloads)
 
     @staticmethod
     def _resolved(

@@ -73,6 +73,12 @@ class OriginalsDirectory:
             )
         return OriginalMatch(candidates[0], hashes[candidates[0]])
 
+    async def named(self, file_id: str) -> Path | None:
+        """The path `gpt_id.json` maps to `file_id`, or None."""
+        if self._by_name_size is None:
+            await asyncio.to_thread(self._index)
+        return self._by_file_id.get(file_id)
+
     def _index(self) -> None:
         by_name_size: dict[tuple[str, int], list[Path]] = defaultdict(list)
         for path in sorted(self.root.rglob("*")):

@@ -32,6 +32,12 @@ from store import clone_state
 from worker.backends.files import NO_DOWNLOAD_PURPOSES
 from worker.backends.port import AssistantBackend, RemoteAssistant
 from worker.backends.vector_stores import MAX_BATCH_FILES
+from worker.clone.export_source import (
+    ExportBackend,
+    missing_file_problem,
+    source_backend,
+    vector_store_problem,
+)
 from worker.clone.history import STYLE_PAIR, plan_thread, threads_of
 from worker.clone.originals import NoMatch, OriginalsDirectory, OriginalsError
 from worker.clone.specs import covers, destination_spec, resource_ids, with_destination_resources
@@ -42,15 +48,19 @@ from worker.settings import SettingsError
 COMPARED = tuple(AssistantSpec.model_fields)
 
 
-def select(listed: list[RemoteAssistant], selection: Selection) -> list[RemoteAssistant]:
+def select(
+    listed: list[RemoteAssistant],
+    selection: Selection,
+    *,
+    ids_hint: str = "`ferry assistants list --profile SOURCE` shows its ids",
+) -> list[RemoteAssistant]:
     """The selected source assistants; unknown ids and an empty selection are errors."""
     if selection.mode is SelectionMode.by_id:
         by_id = {a.id: a for a in listed}
         unknown = [i for i in selection.ids if i not in by_id]
         if unknown:
             raise JobFailure(
-                f"selection.ids: the source has no assistant {', '.join(unknown)}; "
-                "`ferry assistants list --profile SOURCE` shows its ids",
+                f"selection.ids: the source has no assistant {', '.join(unknown)}; {ids_hint}",
                 detail={"code": "unknown_ids", "ids": unknown},
             )
         chosen = [by_id[i] for i in dict.fromkeys(selection.ids)]
@@ -101,27 +111,45 @@ def profile_checked(ctx: JobContext, name: str, side: str) -> None:
         ) from None
 
 
+def open_originals(directory: str | None) -> OriginalsDirectory | None:
+    """The `--originals` directory, or a failure saying what is wrong with it."""
+    if not directory:
+        return None
+    try:
+        return OriginalsDirectory(Path(directory))
+    except OriginalsError as error:
+        raise JobFailure(f"--originals: {error}", detail={"code": "originals"}) from None
+
+
 class Planner:
     """Plans one clone job."""
 
-    def __init__(self, ctx: JobContext, job: ClonePlanJob) -> None:
+    def __init__(
+        self,
+        ctx: JobContext,
+        job: ClonePlanJob,
+        src: AssistantBackend | ExportBackend,
+        originals: OriginalsDirectory | None,
+    ) -> None:
         self.ctx, self.job, self.options = ctx, job, job.options
-        self.src = ctx.backend(job.source)
+        self.src = src
+        # An export has no source API: no download, no vector store listing.
+        self.from_export = isinstance(src, ExportBackend)
         self.dst = ctx.backend(job.destination)
         self.files: dict[str, PlannedFile] = {}
         # Stores and files whose writes an earlier assistant of the plan already counts.
         self.counted: set[str] = set()
-        self.originals: OriginalsDirectory | None = None
-        if self.options.originals_dir:
-            try:
-                self.originals = OriginalsDirectory(Path(self.options.originals_dir))
-            except OriginalsError as error:
-                raise JobFailure(f"--originals: {error}", detail={"code": "originals"}) from None
+        self.originals = originals
 
     async def run(self) -> ClonePlan:
         """The plan, stored; its id is the stored row's."""
         self._threads_checked()
-        chosen = select(await self.src.list_all(), self.job.selection)
+        hint = (
+            "a Ferry snapshot's ids are its assistants' names, a raw dump's their asst_ ids"
+            if self.from_export
+            else "`ferry assistants list --profile SOURCE` shows its ids"
+        )
+        chosen = select(await self.src.list_all(), self.job.selection, ids_hint=hint)
         models = await self._destination_models()
         planned = [await self._assistant(a, models) for a in chosen]
         selected = {a.id for a in chosen}
@@ -137,6 +165,7 @@ class Planner:
             plan_id="",
             source=self.job.source,
             destination=self.job.destination,
+            source_export=self.job.source_export,
             source_style=self.src.style,
             destination_style=self.dst.style,
             options=self.options,
@@ -162,6 +191,12 @@ class Planner:
 
     def _threads_checked(self) -> None:
         """Chat history goes from v2 threads to conversations: that pair of styles only."""
+        if self.options.threads and self.from_export:
+            raise JobFailure(
+                "--threads: chat history is read from the source's API, and an export file "
+                "has none. Drop --threads/--threads-from, or clone from the source profile",
+                detail={"code": "threads_export"},
+            )
         styles = (self.src.style, self.dst.style)
         if self.options.threads and styles != STYLE_PAIR:
             raise JobFailure(
@@ -266,6 +301,18 @@ class Planner:
         planned = []
         vector_stores = self.src.knowledge.vector_stores
         for store_id in store_ids:
+            if self.from_export:
+                # Only a copy an earlier clone made at this destination can stand in.
+                copied = await clone_state.copied_vector_store(
+                    self.ctx.db, self.job.destination, store_id
+                )
+                if copied is None:
+                    problems.append(vector_store_problem(store_id))
+                else:
+                    planned.append(
+                        PlannedVectorStore(source_id=store_id, name=None, reused_as=copied)
+                    )
+                continue
             store = await vector_stores.get(store_id)
             if store is None:
                 problems.append(f"vector store {store_id}: the source has no such store")
@@ -307,7 +354,11 @@ class Planner:
             return True
         file = await self.src.knowledge.files.get(file_id)
         if file is None:
-            problems.append(f"file {file_id}: the source has no such file")
+            problems.append(
+                missing_file_problem(file_id, self.originals)
+                if self.from_export
+                else f"file {file_id}: the source has no such file"
+            )
             return False
         copy = await clone_state.copied_file(self.ctx.db, self.job.destination, file_id)
         travel = "reused" if copy else await self._travel(file, store_ids)
@@ -337,16 +388,19 @@ class Planner:
             match = await self.originals.match(file.id, file.filename, file.bytes)
             if not isinstance(match, NoMatch):
                 return "originals"
-        if file.purpose not in NO_DOWNLOAD_PURPOSES:
+        if not self.from_export and file.purpose not in NO_DOWNLOAD_PURPOSES:
             return "download"
         return "parsed_text" if store_ids else "unavailable"
 
 
 async def run_plan(ctx: JobContext, job: ClonePlanJob) -> ClonePlan:
     """Plan the clone and store the plan; nothing is written remotely."""
-    profile_checked(ctx, job.source, "source")
+    if job.source_export is None:
+        profile_checked(ctx, job.source, "source")
     profile_checked(ctx, job.destination, "destination")
-    return await Planner(ctx, job).run()
+    originals = open_originals(job.options.originals_dir)
+    src = await source_backend(ctx, job.source, job.source_export, originals)
+    return await Planner(ctx, job, src, originals).run()
 
 
 async def load_plan(ctx: JobContext, plan_id: str) -> ClonePlan:

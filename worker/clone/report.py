@@ -91,7 +91,7 @@ def report_markdown(document: dict[str, Any]) -> str:
         "",
         f"**Plan:** {document['plan_id']}",
         f"**Date:** {document['cloned_at']}",
-        f"**Source:** {src['profile']} ({src['org_id']} / {src['project_id']})",
+        f"**Source:** {_source_line(src)}",
         f"**Destination:** {dst['profile']} ({dst['org_id']} / {dst['project_id']})",
         "",
         "## Summary",
@@ -147,6 +147,30 @@ def report_markdown(document: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _source_line(src: dict[str, Any]) -> str:
+    if "export_file" in src:
+        kind = (
+            f"Ferry snapshot of profile {src['profile']}"
+            if src["format"] == "snapshot"
+            else "raw Assistants-API dump"
+        )
+        return f"export file {src['export_file']} ({kind}, sha256 {src['sha256'][:12]}…)"
+    return f"{src['profile']} ({src['org_id']} / {src['project_id']})"
+
+
+def _export_side(plan: ClonePlan) -> dict[str, Any]:
+    """The source side of a clone from an export: the file, not an org and project."""
+    ref = plan.source_export
+    assert ref is not None
+    return {
+        "export_file": ref.filename,
+        "format": ref.format,
+        "profile": ref.profile,
+        "sha256": ref.sha256,
+        "bytes": ref.size,
+    }
+
+
 def _side(ctx: JobContext, profile: str) -> dict[str, Any]:
     try:
         p = ctx.settings.profile(profile)
@@ -168,7 +192,7 @@ async def write_report(ctx: JobContext, plan: ClonePlan) -> dict[str, Any]:
     """Write the run's reports and result key from the plan's rows; the document written."""
     rows = await clone_state.plan_assistants(ctx.db, UUID(plan.plan_id))
     sides = {
-        "source": _side(ctx, plan.source),
+        "source": _export_side(plan) if plan.source_export else _side(ctx, plan.source),
         "destination": _side(ctx, plan.destination),
     }
     document = mapping_document(plan, rows, sides)

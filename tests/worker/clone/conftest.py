@@ -69,6 +69,20 @@ class CloneWorld:
         )
         return await self.ferry.clones.plan(job, timeout=60)
 
+    async def plan_export(self, data: bytes, filename: str, **options: object) -> ClonePlan:
+        """Keep an export file as the producer does, then plan a clone from it into `dst`."""
+        ref = await self.ferry.clones.keep_export(data, filename)
+        selection = options.pop("selection", Selection())
+        job = ClonePlanJob(
+            source=ref.label,
+            source_export=ref,
+            destination="dst",
+            selection=selection,  # type: ignore[arg-type]
+            options=CloneOptions(**options),  # type: ignore[arg-type]
+            request_id=secrets.token_hex(4),
+        )
+        return await self.ferry.clones.plan(job, timeout=60)
+
     async def apply(self, plan: ClonePlan) -> list[AssistantCloneResult | Exception]:
         handles = await self.ferry.clones.apply(plan.plan_id)
         results: list[AssistantCloneResult | Exception] = []

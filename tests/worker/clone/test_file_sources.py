@@ -207,3 +207,20 @@ async def test_a_file_gone_from_the_source_is_named_not_crashed_on(source: Sourc
     await source.outside.files.delete(file.id)
     with pytest.raises(FileUnavailable, match="the source no longer has the file"):
         await FileSourceResolver(source.knowledge).resolve(file)
+
+
+async def test_without_downloads_an_export_s_file_asks_the_source_nothing(source: Source) -> None:
+    # An export file as the source: the API behind it may allow downloads, but there is none.
+    source.sandbox.server.state.set_allow_all_downloads(True, source.sandbox.project_id)
+    file = await source.uploaded_elsewhere("rates.csv", b"usd,brl\n1,5.4\n")
+    source.paths.clear()
+    with pytest.raises(FileUnavailable) as unavailable:
+        await FileSourceResolver(source.knowledge, downloads=False).resolve(file)
+    assert str(unavailable.value) == (
+        f"file {file.id} ('rates.csv', 14 bytes, purpose 'assistants') cannot be copied: "
+        "the blob store has no copy (not uploaded by Ferry); no --originals directory given; "
+        "an export file has no source API to download from; the file is in no vector store, "
+        "so there is no parsed text. Fix: pass --originals DIR with the original 'rates.csv' "
+        "(matched by name and size, or by its id in the directory's gpt_id.json)"
+    )
+    assert source.paths == []

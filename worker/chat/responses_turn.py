@@ -9,6 +9,7 @@ the model again. `function_call` items go to the turn's tool executors and come 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import openai
@@ -94,9 +95,15 @@ async def _create(turn: Turn, params: dict[str, Any], *, deadline_s: float) -> A
         stream = await turn.call(lambda c: c.responses.create(**params, stream=True), model=model)
         return await _consume(turn, stream, deadline_s=deadline_s)
     response = await turn.call(lambda c: c.responses.create(**params), model=model)
-    await _known(turn, response.id)
-    if response.status in ("queued", "in_progress"):
-        response = await _poll(turn, response.id, deadline_s)
+    # The id's write starts now, and the first read of the response goes out beside it: a
+    # read repeats nothing, and nothing that could (tool calls, the next create, the
+    # outcome) happens before the write has landed.
+    recording = asyncio.create_task(_known(turn, response.id))
+    try:
+        if response.status in ("queued", "in_progress"):
+            response = await _poll(turn, response.id, deadline_s)
+    finally:
+        await recording
     return _landed(turn, response)
 
 

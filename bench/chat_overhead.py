@@ -9,6 +9,9 @@ user's conversation, the tool run inline, `function_call_output` sent back). Per
 - overhead = the producer's wall time - the worker's time in OpenAI calls - tool time;
 - push = the producer holding the reply - the handler finishing it.
 
+It also prints the CPU time each process spent per turn (worker, producer, sandbox; from
+/proc), which is what concurrent turns queue for on a small machine.
+
     python bench/chat_overhead.py [--users 10] [--turns 10]
 
 The last line is `summary: overhead_p50_ms=… overhead_p99_ms=… push_p50_ms=… turns_per_s=…`

@@ -9,6 +9,9 @@ user's conversation, the tool run inline, `function_call_output` sent back). Per
 - overhead = the producer's wall time - the worker's time in OpenAI calls - tool time;
 - push = the producer holding the reply - the handler finishing it.
 
+It also prints the CPU time each process spent per turn (worker, producer, sandbox; from
+/proc), which is what concurrent turns queue for on a small machine.
+
     python bench/chat_overhead.py [--users 10] [--turns 10]
 
 The last line is `summary: overhead_p50_ms=… overhead_p99_ms=… push_p50_ms=… turns_per_s=…`
@@ -58,6 +61,24 @@ def percentile(values: list[float], q: int) -> float:
 
 def text_of(turn: int) -> str:
     return "call lookup {}" if turn % 2 else f"turn {turn}: hello"
+
+
+def cpu_ms(pid: int | str) -> float:
+    """The process's CPU time so far (user + system), from /proc."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def worker_pid() -> int:
+    """The bench's worker subprocess (started by `isolated_ferry` with `--serve`)."""
+    for path in os.scandir(f"/proc/{os.getpid()}/task"):
+        with open(f"{path.path}/children") as children:
+            for pid in children.read().split():
+                with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                    if b"--serve" in cmdline.read():
+                        return int(pid)
+    raise RuntimeError("no worker subprocess found")
 
 
 def free_port() -> int:
@@ -154,15 +175,22 @@ async def main(users: int, turns: int) -> None:
             )
             for values in samples.values():
                 values.clear()
+            worker = worker_pid()
+            before = [cpu_ms(worker), cpu_ms(sandbox.pid), cpu_ms("self")]
             started = time.perf_counter()
             await asyncio.gather(
                 *(ferry_user(client, f"u{run}{u}", turns, samples) for u in range(users))
             )
             ferry_rate = users * turns / (time.perf_counter() - started)
+            after = [cpu_ms(worker), cpu_ms(sandbox.pid), cpu_ms("self")]
+            ferry_cpu = [(a - b) / (users * turns) for a, b in zip(after, before, strict=True)]
         sdk = AsyncOpenAI(api_key=KEY, base_url=f"{base}/v1", max_retries=0)
+        before = [cpu_ms(sandbox.pid), cpu_ms("self")]
         started = time.perf_counter()
         await asyncio.gather(*(sdk_user(sdk, f"s{u}", turns, baseline) for u in range(users)))
         sdk_rate = users * turns / (time.perf_counter() - started)
+        after = [cpu_ms(sandbox.pid), cpu_ms("self")]
+        sdk_cpu = [(a - b) / (users * turns) for a, b in zip(after, before, strict=True)]
         await sdk.close()
     finally:
         sandbox.terminate()
@@ -182,6 +210,11 @@ async def main(users: int, turns: int) -> None:
     for label, values, rate in rows:
         shown = f"{rate:>10.1f}" if rate is not None else ""
         print(f"{label:30}{percentile(values, 50):>10.2f}{percentile(values, 99):>10.2f}{shown}")
+    worker_cpu, sandbox_cpu, producer_cpu = ferry_cpu
+    print(
+        f"CPU per turn (ms): Ferry: worker {worker_cpu:.1f}, producer {producer_cpu:.1f}, "
+        f"sandbox {sandbox_cpu:.1f}; SDK loop: client {sdk_cpu[1]:.1f}, sandbox {sdk_cpu[0]:.1f}"
+    )
     print(
         f"summary: overhead_p50_ms={percentile(overhead, 50):.2f} "
         f"overhead_p99_ms={percentile(overhead, 99):.2f} push_p50_ms={percentile(push, 50):.2f} "

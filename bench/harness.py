@@ -81,4 +81,13 @@ def serve(
         log_level="error",
         **settings,
     )
-    asyncio.run(run_workers(queues, worker_settings, handlers or PRODUCT_HANDLERS))
+    running = run_workers(queues, worker_settings, handlers or PRODUCT_HANDLERS)
+    if not (profile_to := os.environ.get("BENCH_PROFILE")):
+        asyncio.run(running)
+        return
+    # A diagnosis: the worker process's cProfile stats, written when it stops.
+    import cProfile
+
+    with cProfile.Profile() as profiler:
+        asyncio.run(running)
+    profiler.dump_stats(profile_to)

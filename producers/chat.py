@@ -27,14 +27,13 @@ from schemas.chat import (
     ChatReply,
     ChatRun,
     HistoryResult,
-    arrival_score,
     attachment_problems,
     thread_key,
 )
 from schemas.jobs import field_errors
 from schemas.results import FieldError
 from store import registry, user_threads
-from store.registry_writes import decode_cached
+from store.registry_writes import CachedConfig, decode_cached
 
 if TYPE_CHECKING:
     from producers.client import FerryClient, JobHandle
@@ -101,6 +100,9 @@ class ChatOperations:
 
     def __init__(self, client: FerryClient) -> None:
         self._client = client
+        # (profile, assistant) -> the cached entry's bytes and their decoding: decoding (JSON
+        # and the spec's validation) cost more than the read, and the bytes rarely change.
+        self._decoded: dict[tuple[str, str], tuple[bytes, CachedConfig]] = {}
 
     async def send(
         self,
@@ -147,16 +149,11 @@ class ChatOperations:
         if problems:
             fields = [FieldError(loc=loc, message=message) for loc, message in problems]
             raise refused(message_id, ChatRun.kind, REFUSED, fields)
-        handle = await self._client.enqueue(job)
-        # The row `enqueue` wrote or found: no second read of the ledger.
-        row = handle.accepted
-        if row is not None:
-            # The turn's place in its thread's line: the ledger's accept time, which the
-            # worker uses too, so whichever of the two writes first writes the same score.
-            line = self._client.keys.chat_arrivals(thread_key(profile, assistant, user_id))
-            score = arrival_score(int(row.created_at.timestamp() * 1e6))
-            await self._client.redis.zadd(line, {handle.job_id: score}, nx=True)
-        return handle
+        # The turn takes its place in its thread's line as it is queued (same round trip),
+        # scored by the ledger's accept time, which the worker uses too, so whichever of the
+        # two writes first writes the same score.
+        line = self._client.keys.chat_arrivals(thread_key(profile, assistant, user_id))
+        return await self._client.enqueue(job, line=line)
 
     def follow(
         self, job_id: str, kind: str = ChatRun.kind, min_interval: float = 0.0
@@ -174,8 +171,14 @@ class ChatOperations:
         raw, version = await self._client.redis.mget(
             keys.assistant_config(profile, assistant), keys.assistant_version(profile, assistant)
         )
-        if (cached := decode_cached(raw, version)) is not None:
-            return cached.spec
+        if raw is not None:
+            known = self._decoded.get((profile, assistant))
+            if known is not None and known[0] == raw:
+                cached: CachedConfig | None = known[1]
+            elif (cached := decode_cached(raw, None)) is not None:
+                self._decoded[(profile, assistant)] = (raw, cached)
+            if cached is not None and (version is None or int(version) == cached.version):
+                return cached.spec
         entry = await registry.get(self._client.db, profile, assistant)
         return entry.spec if entry is not None else None
 

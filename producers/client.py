@@ -14,6 +14,9 @@ from typing import Any, Generic, TypeVar, cast
 
 import asyncpg
 from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.constants import job_key_prefix, result_key_prefix
+from arq.jobs import serialize_job
+from arq.utils import timestamp_ms
 from pydantic import BaseModel
 
 from producers.chat import ChatOperations, ChatStream
@@ -23,9 +26,9 @@ from producers.flows import FlowOperations
 from producers.settings import ClientSettings
 from producers.waiter import OutcomeWaiter
 from schemas import wire
-from schemas.chat import ChatReply
+from schemas.chat import ChatReply, arrival_score
 from schemas.jobs import Job
-from schemas.keys import WOKEN_QUEUES, Queue, RedisKeys
+from schemas.keys import WOKEN_QUEUES, RedisKeys
 from schemas.results import FieldError, JobOutcome, JobStatus
 from schemas.wire import MAX_JOB_BYTES, unstorable
 from store import ledger
@@ -36,6 +39,31 @@ from store.pool import create_pool as create_db_pool
 R = TypeVar("R")
 # A wake no worker took (none is running) goes after this.
 WAKE_TTL_S = 60
+# A line no turn has joined for this long is garbage (as `worker.chat.lock.IDLE_TTL_S`).
+LINE_TTL_S = 3600
+
+# What arq's `enqueue_job` does (refuse an id arq holds a job or a result for; store the job;
+# queue it) with the wake of an idle worker and the job's place in its line: one round trip
+# instead of arq's three (WATCH, EXISTS, MULTI/EXEC) and one per extra step, and atomic, as
+# arq's WATCH made it. KEYS: job, result, queue, wake list, line. ARGV: arq id, the
+# serialised job, enqueue time (ms), its expiry (ms), wake?, the wake's TTL, the line's score
+# (empty: no line), the line's TTL, the ledger id (the line's member). The line is joined
+# even when arq holds the job already (a gateway's resend), as the worker would join it.
+_ENQUEUE = """
+if ARGV[7] ~= '' then
+  redis.call('ZADD', KEYS[5], 'NX', ARGV[7], ARGV[9])
+  redis.call('EXPIRE', KEYS[5], ARGV[8])
+end
+if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
+redis.call('PSETEX', KEYS[1], ARGV[4], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+if ARGV[5] == '1' then
+  redis.call('LPUSH', KEYS[4], '1')
+  redis.call('LTRIM', KEYS[4], 0, 0)
+  redis.call('EXPIRE', KEYS[4], ARGV[6])
+end
+return 1
+"""
 
 
 class JobHandle(Generic[R]):
@@ -137,12 +165,13 @@ class FerryClient:
         )
         return cls(redis, db, RedisKeys(settings.redis_key_prefix))
 
-    async def enqueue(self, job: Job[R]) -> JobHandle[R]:
+    async def enqueue(self, job: Job[R], *, line: str | None = None) -> JobHandle[R]:
         """Record `job` in the ledger, then queue it; the same job twice is one job.
 
         Returns a handle either way: enqueueing a job id the ledger knows does not queue it
         again unless it is still waiting to run (which covers a crash between the two steps;
-        arq refuses a job id it already holds, so it cannot run twice).
+        arq refuses a job id it already holds, so it cannot run twice). `line`: a sorted set
+        the job joins as it is queued, scored by its ledger accept time (a chat thread's line).
         """
         envelope, job_id = _storable(job)
         try:
@@ -158,12 +187,7 @@ class FerryClient:
             raise StoreUnavailable("could not record the job in Postgres", error) from error
         if row.status is JobStatus.queued:
             try:
-                await self.redis.enqueue_job(
-                    job.kind,
-                    envelope,
-                    _job_id=self.keys.arq_job_id(row.id),
-                    _queue_name=self.keys.queue(job.queue),
-                )
+                await self._queue(job, envelope, row, line)
             except OUTAGES as error:
                 # Accepted but not queued: the sweeper queues it once Redis is back.
                 raise StoreUnavailable(
@@ -171,20 +195,35 @@ class FerryClient:
                     "will queue it)",
                     error,
                 ) from error
-            if job.queue in WOKEN_QUEUES:
-                # Best effort: an unwoken worker still finds the job at its next poll.
-                with contextlib.suppress(*OUTAGES):
-                    await self._wake(job.queue)
         return JobHandle(self, row.id, job.kind, job.result_model, accepted=row)
 
-    async def _wake(self, queue: Queue) -> None:
-        """Wake an idle worker of `queue` (one entry: a wake for several jobs is one wake)."""
-        wake = self.keys.queue_wake(queue)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.lpush(wake, "1")
-            pipe.ltrim(wake, 0, 0)
-            pipe.expire(wake, WAKE_TTL_S)
-            await pipe.execute()
+    async def _queue(
+        self, job: Job[Any], envelope: dict[str, Any], row: LedgerJob, line: str | None
+    ) -> None:
+        """arq's enqueue, the wake and the place in `line`, in one script (one round trip)."""
+        arq_id = self.keys.arq_job_id(row.id)
+        enqueued_ms = timestamp_ms()
+        data = serialize_job(
+            job.kind, (envelope,), {}, None, enqueued_ms, serializer=self.redis.job_serializer
+        )
+        await self.redis.eval(  # type: ignore[misc]
+            _ENQUEUE,
+            5,
+            job_key_prefix + arq_id,
+            result_key_prefix + arq_id,
+            self.keys.queue(job.queue),
+            self.keys.queue_wake(job.queue),
+            line or "",
+            arq_id,
+            data,
+            enqueued_ms,
+            self.redis.expires_extra_ms,
+            "1" if job.queue in WOKEN_QUEUES else "0",
+            WAKE_TTL_S,
+            arrival_score(int(row.created_at.timestamp() * 1e6)) if line else "",
+            LINE_TTL_S,
+            row.id,
+        )
 
     async def chat(self, user_id: str, assistant: str, text: str, **options: Any) -> ChatReply:
         """One chat turn, awaited: the typed reply (options: see `ChatOperations.send`)."""

@@ -34,6 +34,8 @@ class ResponseRecord:
 
     context: list[dict[str, Any]]  # every item before this response's input
     input: list[dict[str, Any]]
+    # the create call's JSON body as received, for tests of what a client sent
+    request: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -86,6 +88,12 @@ class Finisher:
         finally:
             self.cut()
             self.release()
+
+
+def request_of(project: Project, response_id: str) -> dict[str, Any]:
+    """The JSON body a stored response was created with, as received (for tests)."""
+    record: ResponseRecord = project.private_of(KIND)[response_id]
+    return record.request
 
 
 def _cancelled(final: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any
 import structlog
 from arq.connections import RedisSettings, create_pool
 from arq.constants import in_progress_key_prefix
+from arq.utils import timestamp_ms
 from arq.worker import Worker
 
 from schemas import wire
@@ -44,6 +45,17 @@ log = structlog.get_logger("ferry.worker")
 POLL_DELAY_S = {Queue.chat: 0.05, Queue.patch: 0.1, Queue.clone: 0.5}
 # Longest wait between two attempts to poll again after an outage.
 RECONNECT_CAP_S = 5.0
+
+# arq's claim of a job, atomic: not leased to any worker, still queued and due; then leased.
+# KEYS: the in-progress key, the queue. ARGV: job id, now (ms), lease (ms). The job's score
+# (its due time, as arq passes it on), or 0 if it is not this worker's to start.
+_CLAIM = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if not score or tonumber(score) == 0 or tonumber(score) > tonumber(ARGV[2]) then return 0 end
+redis.call('PSETEX', KEYS[1], ARGV[3], '1')
+return score
+"""
 
 
 async def on_startup(ctx: dict[str, Any]) -> None:
@@ -162,7 +174,39 @@ class FerryWorker(Worker):
                 await self.pool.zrem(self.queue_name, raw)
             else:
                 readable.append(raw)
-        await super().start_jobs(await self._not_started(readable))
+        await self._claim_and_start(await self._not_started(readable))
+
+    async def _claim_and_start(self, job_ids: list[bytes]) -> None:
+        """arq's `start_jobs`, each job claimed by one script instead of a WATCH transaction.
+
+        arq checks that no worker has the job and that it is due, then takes its lease, in
+        three round trips (WATCH, EXISTS + ZSCORE, MULTI/EXEC); the script does the same
+        atomically in one. Slots, counters and tasks are kept as arq keeps them.
+        """
+        for raw in job_ids:
+            await self.sem.acquire()
+            if self.job_counter >= self.max_jobs:
+                self.sem.release()
+                return
+            self.job_counter += 1
+            job_id = raw.decode()
+            score = await self.pool.eval(  # type: ignore[misc]
+                _CLAIM,
+                2,
+                in_progress_key_prefix + job_id,
+                self.queue_name,
+                job_id,
+                timestamp_ms(),
+                int(self.in_progress_timeout_s * 1000),
+            )
+            if not score:
+                # Started elsewhere, finished and gone, or re-queued for later.
+                self.job_counter -= 1
+                self.sem.release()
+                continue
+            task = self.loop.create_task(self.run_job(job_id, int(float(score))))
+            task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
+            self.tasks[job_id] = task
 
     async def _not_started(self, job_ids: list[bytes]) -> list[bytes]:
         """The ids no worker has started yet.

@@ -255,7 +255,7 @@ async def create(request: Request) -> Response:
     }
     if body.get("user") is not None:  # deprecated; the spec's `user` is never null
         response["user"] = body["user"]
-    finish = Finisher(project, response, ResponseRecord(context, new), conversation_id)
+    finish = Finisher(project, response, ResponseRecord(context, new, body), conversation_id)
     delay = model.settings_of(project).response_latency_seconds
     if background:
         shown = response_lifecycle.start_background(finish, delay)

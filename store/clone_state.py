@@ -197,21 +197,28 @@ async def latest_destination(
 
 
 @asynccontextmanager
-async def copy_lock(
-    pool: asyncpg.Pool, kind: str, destination: str, source_id: str
-) -> AsyncIterator[None]:
+async def copy_lock(dsn: str, kind: str, destination: str, source_id: str) -> AsyncIterator[None]:
     """Hold the lock on copying one object to `destination`: check, copy, record, release.
 
-    A session advisory lock on a connection of its own: a worker that dies loses the
-    connection and so the lock, and the next one finds whatever the first recorded.
+    A session advisory lock on a connection of its own, opened on `dsn` for the lock and
+    outside every pool: a worker that dies loses the connection and so the lock, and the
+    next one finds whatever the first recorded. Never a pool's connection: a waiter would
+    hold it for as long as the copy it waits for, while that copy needs the pool for its
+    own queries, so enough waiters (assistants sharing a store, more jobs than the pool has
+    connections) starved the pool and every job hung.
     """
-    async with pool.acquire() as conn:
-        keys = (f"ferry-clone:{kind}", f"{destination}/{source_id}")
+    conn = await asyncpg.connect(dsn, server_settings={"application_name": "ferry-lock"})
+    keys = (f"ferry-clone:{kind}", f"{destination}/{source_id}")
+    try:
         await conn.execute("SELECT pg_advisory_lock(hashtext($1), hashtext($2))", *keys)
+        yield
+    finally:
+        # Ending the session releases the lock (also when cancelled mid-wait).
         try:
-            yield
-        finally:
-            await conn.execute("SELECT pg_advisory_unlock(hashtext($1), hashtext($2))", *keys)
+            await conn.close()
+        except BaseException:
+            conn.terminate()
+            raise
 
 
 async def record_file(

@@ -70,12 +70,14 @@ class KnowledgeCopier:
     async def file(self, source_id: str, store_ids: list[str]) -> str:
         """The destination id of a source file, copying it the first time."""
         db, dst = self.ctx.db, self.dst.knowledge.files
-        async with clone_state.copy_lock(db, "file", self.destination, source_id):
+        # Copied during this run (by another assistant's job): it is there, no lock needed.
+        if (done := await self._copied_this_run(source_id)) is not None:
+            return done
+        dsn = self.ctx.settings.database_url
+        async with clone_state.copy_lock(dsn, "file", self.destination, source_id):
+            if (done := await self._copied_this_run(source_id)) is not None:
+                return done
             copy = await clone_state.copied_file(db, self.destination, source_id)
-            if copy is not None and self.since is not None and copy.created_at >= self.since:
-                # Copied during this run (by another assistant's job): it is there.
-                self._note_copy(source_id, copy)
-                return copy.destination_file_id
             if copy is not None:
                 existing = await dst.get(copy.destination_file_id)
                 if existing is not None:
@@ -114,6 +116,15 @@ class KnowledgeCopier:
             self._note(source_id, uploaded.id, uploaded, resolved.travel.value)
             return uploaded.id
 
+    async def _copied_this_run(self, source_id: str) -> str | None:
+        """The destination id of a file this run already copied (its record is newer than
+        the plan), noted for the report; None if it has still to be checked or copied."""
+        copy = await clone_state.copied_file(self.ctx.db, self.destination, source_id)
+        if copy is None or self.since is None or copy.created_at < self.since:
+            return None
+        self._note_copy(source_id, copy)
+        return copy.destination_file_id
+
     def _note_copy(self, source_id: str, copy: clone_state.FileCopy) -> None:
         planned = self.planned_files.get(source_id)
         self.outcomes[source_id] = FileOutcome(
@@ -141,7 +152,8 @@ class KnowledgeCopier:
         metadata = dict(planned.metadata)
         if CLONED_FROM_KEY in metadata or len(metadata) < METADATA_MAX_KEYS:
             metadata[CLONED_FROM_KEY] = planned.source_id
-        async with clone_state.copy_lock(db, "vector_store", self.destination, planned.source_id):
+        dsn = self.ctx.settings.database_url
+        async with clone_state.copy_lock(dsn, "vector_store", self.destination, planned.source_id):
             store_id = await clone_state.copied_vector_store(
                 db, self.destination, planned.source_id
             )

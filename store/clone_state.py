@@ -320,6 +320,26 @@ async def copied_vector_store(
         )
 
 
+@dataclass(frozen=True)
+class VectorStoreCopy:
+    destination_vector_store_id: str
+    created_at: datetime
+
+
+async def vector_store_copy(
+    db: Database, destination: str, source_vector_store_id: str
+) -> VectorStoreCopy | None:
+    """The destination store of a source vector store and when it was recorded, or None."""
+    async with connection(db) as conn:
+        row = await conn.fetchrow(
+            "SELECT destination_vector_store_id, created_at FROM clone_vector_stores "
+            "WHERE destination = $1 AND source_vector_store_id = $2",
+            destination,
+            source_vector_store_id,
+        )
+    return VectorStoreCopy(**dict(row)) if row else None
+
+
 # --- chat history, per source thread -------------------------------------------------------
 
 

@@ -130,8 +130,9 @@ async def waiting_on_lock(db: asyncpg.Pool, destination: str, count: int) -> Non
           AND classid::int = hashtext('ferry-clone:vector_store') AND objid::int = hashtext($1)
     """
     async with db.acquire() as conn:
-        while await conn.fetchval(query, f"{destination}/vs_1") < count:
-            await asyncio.sleep(0.01)  # polls Postgres's lock table, the state waited on
+        # Postgres sends no event when a session starts waiting: poll its lock table.
+        while await conn.fetchval(query, f"{destination}/vs_1") < count:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
 
 
 async def test_a_vector_store_is_mapped_per_destination(db: asyncpg.Pool) -> None:
@@ -170,3 +171,16 @@ async def test_the_thread_journal_resumes_after_the_last_message_copied(
     assert journal is not None and journal.finished_at is not None
     with pytest.raises(clone_state.CloneStateError, match="thread_9 has no journal"):
         await clone_state.advance_thread(db, "dst", "thread_9", last_message_id="m", copied=1)
+
+
+async def test_a_vector_store_copy_says_when_it_was_recorded(db: asyncpg.Pool) -> None:
+    assert await clone_state.vector_store_copy(db, "dst", "vs_src") is None
+    await clone_state.record_vector_store(db, "dst", "vs_src", "vs_dst")
+    copy = await clone_state.vector_store_copy(db, "dst", "vs_src")
+    assert copy is not None and copy.destination_vector_store_id == "vs_dst"
+    now = await db.fetchval("SELECT now()")
+    assert copy.created_at <= now
+    await clone_state.record_vector_store(db, "dst", "vs_src", "vs_dst2")
+    again = await clone_state.vector_store_copy(db, "dst", "vs_src")
+    assert again is not None and again.destination_vector_store_id == "vs_dst2"
+    assert again.created_at >= copy.created_at

@@ -19,7 +19,7 @@ from schemas.assistants import METADATA_MAX_KEYS
 from schemas.clone import CLONED_FROM_KEY, FileOutcome, PlannedFile, PlannedVectorStore
 from store import clone_state
 from worker.backends.port import AssistantBackend
-from worker.backends.vector_stores import FileToAttach, IngestionTimedOut
+from worker.backends.vector_stores import DONE, FileToAttach, IngestionTimedOut
 from worker.clone.file_sources import FileSourceResolver
 from worker.kinds import JobContext, JobFailure
 
@@ -154,11 +154,15 @@ class KnowledgeCopier:
             metadata[CLONED_FROM_KEY] = planned.source_id
         dsn = self.ctx.settings.database_url
         async with clone_state.copy_lock(dsn, "vector_store", self.destination, planned.source_id):
-            store_id = await clone_state.copied_vector_store(
-                db, self.destination, planned.source_id
-            )
-            store = await stores.get(store_id) if store_id else None
-            if store is None:
+            copy = await clone_state.vector_store_copy(db, self.destination, planned.source_id)
+            store_id = copy.destination_vector_store_id if copy else None
+            if copy is not None and self.since is not None and copy.created_at >= self.since:
+                # Made (or found) during this run by another assistant's job: it is there.
+                store = None
+            else:
+                store = await stores.get(store_id) if store_id else None
+                store_id = store_id if store is not None else None
+            if store_id is None:
 
                 async def find() -> object | None:
                     tagged = await stores.find_by_metadata(CLONED_FROM_KEY, planned.source_id)
@@ -177,7 +181,9 @@ class KnowledgeCopier:
                 await clone_state.record_vector_store(
                     db, self.destination, planned.source_id, store_id
                 )
-            elif store.name != planned.name or dict(store.metadata or {}) != metadata:
+            elif store is not None and (
+                store.name != planned.name or dict(store.metadata or {}) != metadata
+            ):
                 await stores.update(
                     store_id,
                     name=planned.name,
@@ -191,8 +197,10 @@ class KnowledgeCopier:
             for source_file in planned.file_ids:
                 wanted[source_file] = await self.file(source_file, [planned.source_id])
             attributes = await self._attributes(planned)
+            attached_now = False
             for last_try in (False, True):
-                attached = {f.id for f in await stores.list_files(store_id)}
+                listed = {f.id: f for f in await stores.list_files(store_id)}
+                attached = set(listed)
                 missing = [
                     FileToAttach(
                         destination_id,
@@ -203,6 +211,7 @@ class KnowledgeCopier:
                     if destination_id not in attached
                 ]
                 if not missing:
+                    attached_now = True
                     break
                 try:
                     self.writes += len(await stores.attach_batch(store_id, missing))
@@ -212,9 +221,14 @@ class KnowledgeCopier:
                     if last_try:
                         raise
         try:
-            statuses = await stores.wait_for_ingestion(
-                store_id, list(wanted.values()), deadline_s=deadline_s
-            )
+            if attached_now and all(listed[d].status in DONE for d in wanted.values()):
+                # Every file was attached and ingested already (another assistant's job made
+                # the store): the listing just taken is the answer a poll would give.
+                statuses = {d: listed[d] for d in wanted.values()}
+            else:
+                statuses = await stores.wait_for_ingestion(
+                    store_id, list(wanted.values()), deadline_s=deadline_s
+                )
         except IngestionTimedOut as timed_out:
             raise JobFailure(str(timed_out), detail={"code": "ingestion_timeout"}) from None
         for source_id, destination_id in wanted.items():

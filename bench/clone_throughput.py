@@ -11,10 +11,10 @@ MAX_CONCURRENCY across it), then seed 000's replicator (`Naive`) on a fresh dest
         [--rpm 600] [--latency-ms 250] [--concurrency 8] [--naive-tries 3] [--naive-runs 10]
 
 The defaults: 600 requests a minute is of the order of OpenAI's tier-1 request limits, and
-250 ms a plausible answer time for an upload or a create; with them Ferry's ~570
-destination requests take about a minute and the naive run's ~1,000 under two, so the whole
-bench takes about four minutes (at 20 ms the naive run, three requests in flight, outruns
-the limit and spends its time in blind backoff and re-runs instead).
+250 ms a plausible answer time for an upload or a create; with them Ferry's ~440
+destination requests take under a minute and the naive run's ~1,000 under two, so the
+whole bench takes about four minutes. `--rpm` and `--latency-ms` change them; the full
+50/150/10 is the default size.
 
 Prints wall time; the lower bound: (the destination requests Ferry sent that were admitted,
 minus what the bucket held at the start) ÷ the limit, with those requests per route and the

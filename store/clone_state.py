@@ -202,22 +202,28 @@ async def latest_destination(
 
 
 @asynccontextmanager
-async def copy_lock(
-    pool: asyncpg.Pool, kind: str, destination: str, source_id: str
-) -> AsyncIterator[asyncpg.Connection]:
+async def copy_lock(dsn: str, kind: str, destination: str, source_id: str) -> AsyncIterator[None]:
     """Hold the lock on copying one object to `destination`: check, copy, record, release.
 
-    A session advisory lock on a connection of its own: a worker that dies loses the
-    connection and so the lock, and the next one finds whatever the first recorded. The
-    connection is yielded, so the holder's own queries need no second one from the pool.
+    A session advisory lock on a connection of its own, opened on `dsn` for the lock and
+    outside every pool: a worker that dies loses the connection and so the lock, and the
+    next one finds whatever the first recorded. Never a pool's connection: a waiter would
+    hold it for as long as the copy it waits for, while that copy needs the pool for its
+    own queries, so enough waiters (assistants sharing a store, more jobs than the pool has
+    connections) starved the pool and every job hung.
     """
-    async with pool.acquire() as conn:
-        keys = (f"ferry-clone:{kind}", f"{destination}/{source_id}")
+    conn = await asyncpg.connect(dsn, server_settings={"application_name": "ferry-lock"})
+    keys = (f"ferry-clone:{kind}", f"{destination}/{source_id}")
+    try:
         await conn.execute("SELECT pg_advisory_lock(hashtext($1), hashtext($2))", *keys)
+        yield
+    finally:
+        # Ending the session releases the lock (also when cancelled mid-wait).
         try:
-            yield conn
-        finally:
-            await conn.execute("SELECT pg_advisory_unlock(hashtext($1), hashtext($2))", *keys)
+            await conn.close()
+        except BaseException:
+            conn.terminate()
+            raise
 
 
 async def record_file(
@@ -317,6 +323,26 @@ async def copied_vector_store(
             destination,
             source_vector_store_id,
         )
+
+
+@dataclass(frozen=True)
+class VectorStoreCopy:
+    destination_vector_store_id: str
+    created_at: datetime
+
+
+async def vector_store_copy(
+    db: Database, destination: str, source_vector_store_id: str
+) -> VectorStoreCopy | None:
+    """The destination store of a source vector store and when it was recorded, or None."""
+    async with connection(db) as conn:
+        row = await conn.fetchrow(
+            "SELECT destination_vector_store_id, created_at FROM clone_vector_stores "
+            "WHERE destination = $1 AND source_vector_store_id = $2",
+            destination,
+            source_vector_store_id,
+        )
+    return VectorStoreCopy(**dict(row)) if row else None
 
 
 # --- chat history, per source thread -------------------------------------------------------

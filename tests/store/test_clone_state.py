@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 
 from store import clone_state
+from tests.conftest import DATABASE_URL
 
 SHA = "a" * 64
 
@@ -77,7 +78,7 @@ async def test_two_workers_copying_one_file_upload_it_once(db: asyncpg.Pool) -> 
     uploads: list[str] = []
 
     async def copy(worker: int) -> str:
-        async with clone_state.copy_lock(db, "file", "dst", "file-src1"):
+        async with clone_state.copy_lock(DATABASE_URL, "file", "dst", "file-src1"):
             existing = await clone_state.copied_file(db, "dst", "file-src1")
             if existing is not None:
                 return existing.destination_file_id
@@ -91,6 +92,47 @@ async def test_two_workers_copying_one_file_upload_it_once(db: asyncpg.Pool) -> 
     results = await asyncio.gather(*(copy(i) for i in range(4)))
     assert len(uploads) == 1
     assert results == [uploads[0]] * 4
+
+
+async def test_copy_lock_waiters_leave_the_pool_to_the_holder(db: asyncpg.Pool) -> None:
+    """More waiters than the pool has connections: the holder still reaches Postgres.
+
+    A waiter used to wait on a pool connection; with the pool (5 here) taken by waiters,
+    the holder's own query never got one and every copy hung (the clone bench at 10
+    assistants on 3 stores, 8 at once).
+    """
+    destination = f"dst-{uuid4().hex[:8]}"
+    holding, order = asyncio.Event(), []
+
+    async def holder() -> None:
+        async with clone_state.copy_lock(DATABASE_URL, "vector_store", destination, "vs_1"):
+            holding.set()
+            await waiting_on_lock(db, destination, 6)
+            # The copy's own queries, while six waiters queue on its lock.
+            await clone_state.record_vector_store(db, destination, "vs_1", "vs_dst")
+            order.append("holder")
+
+    async def waiter(n: int) -> None:
+        await holding.wait()
+        async with clone_state.copy_lock(DATABASE_URL, "vector_store", destination, "vs_1"):
+            order.append(await clone_state.copied_vector_store(db, destination, "vs_1"))
+
+    async with asyncio.timeout(30):  # a starved pool hangs: fail instead
+        await asyncio.gather(holder(), *(waiter(n) for n in range(6)))
+    assert order == ["holder"] + ["vs_dst"] * 6
+
+
+async def waiting_on_lock(db: asyncpg.Pool, destination: str, count: int) -> None:
+    """Until `count` sessions wait on the advisory lock of `destination`'s store vs_1."""
+    query = """
+        SELECT count(*) FROM pg_locks
+        WHERE locktype = 'advisory' AND NOT granted
+          AND classid::int = hashtext('ferry-clone:vector_store') AND objid::int = hashtext($1)
+    """
+    async with db.acquire() as conn:
+        # Postgres sends no event when a session starts waiting: poll its lock table.
+        while await conn.fetchval(query, f"{destination}/vs_1") < count:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
 
 
 async def test_a_vector_store_is_mapped_per_destination(db: asyncpg.Pool) -> None:
@@ -129,3 +171,16 @@ async def test_the_thread_journal_resumes_after_the_last_message_copied(
     assert journal is not None and journal.finished_at is not None
     with pytest.raises(clone_state.CloneStateError, match="thread_9 has no journal"):
         await clone_state.advance_thread(db, "dst", "thread_9", last_message_id="m", copied=1)
+
+
+async def test_a_vector_store_copy_says_when_it_was_recorded(db: asyncpg.Pool) -> None:
+    assert await clone_state.vector_store_copy(db, "dst", "vs_src") is None
+    await clone_state.record_vector_store(db, "dst", "vs_src", "vs_dst")
+    copy = await clone_state.vector_store_copy(db, "dst", "vs_src")
+    assert copy is not None and copy.destination_vector_store_id == "vs_dst"
+    now = await db.fetchval("SELECT now()")
+    assert copy.created_at <= now
+    await clone_state.record_vector_store(db, "dst", "vs_src", "vs_dst2")
+    again = await clone_state.vector_store_copy(db, "dst", "vs_src")
+    assert again is not None and again.destination_vector_store_id == "vs_dst2"
+    assert again.created_at >= copy.created_at

@@ -199,23 +199,26 @@ class RemoteVectorStores:
             )
         return batches
 
-    async def attach_missing(self, vector_store_id: str, files: Sequence[FileToAttach]) -> int:
-        """Attach, in batches, those of `files` the store lacks; the batches sent.
+    async def attach_missing(
+        self, vector_store_id: str, files: Sequence[FileToAttach]
+    ) -> tuple[int, dict[str, VectorStoreFile] | None]:
+        """Attach, in batches, those of `files` the store lacks: the batches sent, and the
+        store's files as listed when none was missing (None after a batch).
 
         A batch whose answer was lost (the call layer's `Ambiguous`) may have landed: the
         store is listed again and only what is still missing is attached.
         """
         for last_try in (False, True):
-            attached = {f.id for f in await self.list_files(vector_store_id)}
-            missing = [f for f in files if f.file_id not in attached]
+            listed = {f.id: f for f in await self.list_files(vector_store_id)}
+            missing = [f for f in files if f.file_id not in listed]
             if not missing:
-                return 0
+                return 0, listed
             try:
-                return len(await self.attach_batch(vector_store_id, missing))
+                return len(await self.attach_batch(vector_store_id, missing)), None
             except call_errors.Ambiguous:
                 if last_try:
                     raise
-        return 0  # unreachable: the last try returns or raises
+        raise AssertionError("unreachable: the last try returns or raises")
 
     async def get_batch(self, vector_store_id: str, batch_id: str) -> VectorStoreFileBatch:
         """A batch with its file counts."""

@@ -102,7 +102,8 @@ class ThreadCopier:
     async def _copy(self, thread: PlannedThread) -> ThreadCopyResult:
         tid = thread.thread_id
         writes, note = 0, None
-        async with clone_state.copy_lock(self.ctx.db, "thread", self.destination, tid) as db:
+        db, dsn = self.ctx.db, self.ctx.settings.database_url
+        async with clone_state.copy_lock(dsn, "thread", self.destination, tid):
             journal = await clone_state.thread_journal(db, self.destination, tid)
             fresh = journal is None
             if journal is None:

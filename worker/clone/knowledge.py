@@ -18,7 +18,7 @@ from schemas.clone import CLONED_FROM_KEY, FileOutcome, PlannedFile, PlannedVect
 from store import clone_state
 from worker.backends.calls import RECONCILE_WINDOW_S, reconciled
 from worker.backends.port import AssistantBackend
-from worker.backends.vector_stores import FileToAttach, IngestionTimedOut
+from worker.backends.vector_stores import DONE, FileToAttach, IngestionTimedOut
 from worker.clone.file_sources import FileSourceResolver
 from worker.kinds import JobContext, JobFailure
 
@@ -51,12 +51,14 @@ class KnowledgeCopier:
     async def file(self, source_id: str, store_ids: list[str]) -> str:
         """The destination id of a source file, copying it the first time."""
         db, dst = self.ctx.db, self.dst.knowledge.files
-        async with clone_state.copy_lock(db, "file", self.destination, source_id):
+        # Copied during this run (by another assistant's job): it is there, no lock needed.
+        if (done := await self._copied_this_run(source_id)) is not None:
+            return done
+        dsn = self.ctx.settings.database_url
+        async with clone_state.copy_lock(dsn, "file", self.destination, source_id):
+            if (done := await self._copied_this_run(source_id)) is not None:
+                return done
             copy = await clone_state.copied_file(db, self.destination, source_id)
-            if copy is not None and self.since is not None and copy.created_at >= self.since:
-                # Copied during this run (by another assistant's job): it is there.
-                self._note_copy(source_id, copy)
-                return copy.destination_file_id
             if copy is not None:
                 existing = await dst.get(copy.destination_file_id)
                 if existing is not None:
@@ -95,6 +97,15 @@ class KnowledgeCopier:
             self._note(source_id, uploaded.id, uploaded, resolved.travel.value)
             return uploaded.id
 
+    async def _copied_this_run(self, source_id: str) -> str | None:
+        """The destination id of a file this run already copied (its record is newer than
+        the plan), noted for the report; None if it has still to be checked or copied."""
+        copy = await clone_state.copied_file(self.ctx.db, self.destination, source_id)
+        if copy is None or self.since is None or copy.created_at < self.since:
+            return None
+        self._note_copy(source_id, copy)
+        return copy.destination_file_id
+
     def _note_copy(self, source_id: str, copy: clone_state.FileCopy) -> None:
         planned = self.planned_files.get(source_id)
         self.outcomes[source_id] = FileOutcome(
@@ -122,12 +133,17 @@ class KnowledgeCopier:
         metadata = dict(planned.metadata)
         if CLONED_FROM_KEY in metadata or len(metadata) < METADATA_MAX_KEYS:
             metadata[CLONED_FROM_KEY] = planned.source_id
-        async with clone_state.copy_lock(db, "vector_store", self.destination, planned.source_id):
-            store_id = await clone_state.copied_vector_store(
-                db, self.destination, planned.source_id
-            )
-            store = await stores.get(store_id) if store_id else None
-            if store is None:
+        dsn = self.ctx.settings.database_url
+        async with clone_state.copy_lock(dsn, "vector_store", self.destination, planned.source_id):
+            copy = await clone_state.vector_store_copy(db, self.destination, planned.source_id)
+            store_id = copy.destination_vector_store_id if copy else None
+            if copy is not None and self.since is not None and copy.created_at >= self.since:
+                # Made (or found) during this run by another assistant's job: it is there.
+                store = None
+            else:
+                store = await stores.get(store_id) if store_id else None
+                store_id = store_id if store is not None else None
+            if store_id is None:
 
                 async def find() -> object | None:
                     tagged = await stores.find_by_metadata(CLONED_FROM_KEY, planned.source_id)
@@ -146,7 +162,9 @@ class KnowledgeCopier:
                 await clone_state.record_vector_store(
                     db, self.destination, planned.source_id, store_id
                 )
-            elif store.name != planned.name or dict(store.metadata or {}) != metadata:
+            elif store is not None and (
+                store.name != planned.name or dict(store.metadata or {}) != metadata
+            ):
                 await stores.update(
                     store_id,
                     name=planned.name,
@@ -168,11 +186,17 @@ class KnowledgeCopier:
                 )
                 for source_id, destination_id in wanted.items()
             ]
-            self.writes += await stores.attach_missing(store_id, files)
+            sent, listed = await stores.attach_missing(store_id, files)
+            self.writes += sent
         try:
-            statuses = await stores.wait_for_ingestion(
-                store_id, list(wanted.values()), deadline_s=deadline_s
-            )
+            if listed is not None and all(listed[d].status in DONE for d in wanted.values()):
+                # Every file was attached and ingested already (another assistant's job made
+                # the store): the listing just taken is the answer a poll would give.
+                statuses = {d: listed[d] for d in wanted.values()}
+            else:
+                statuses = await stores.wait_for_ingestion(
+                    store_id, list(wanted.values()), deadline_s=deadline_s
+                )
         except IngestionTimedOut as timed_out:
             raise JobFailure(str(timed_out), detail={"code": "ingestion_timeout"}) from None
         for source_id, destination_id in wanted.items():

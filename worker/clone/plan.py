@@ -8,6 +8,7 @@ make, with an estimate of their duration at the destination's request limit.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -91,14 +92,25 @@ def changes(current: AssistantSpec, wanted: AssistantSpec) -> list[FieldChange]:
 
 
 async def find_existing(
-    ctx: JobContext, dst: AssistantBackend, source: str, destination: str, source_id: str
+    ctx: JobContext,
+    dst: AssistantBackend,
+    source: str,
+    destination: str,
+    source_id: str,
+    *,
+    tagged: Callable[[str], Awaitable[list[RemoteAssistant]]] | None = None,
 ) -> RemoteAssistant | None:
-    """The destination's copy: through the mapping tables first, then `metadata.cloned_from`."""
+    """The destination's copy: through the mapping tables first, then `metadata.cloned_from`
+    (`tagged`: the destination's assistants tagged with a source id, if the caller keeps
+    an index; else one search of the destination)."""
     mapped = await clone_state.latest_destination(ctx.db, source, destination, source_id)
     if mapped is not None and (found := await dst.get(mapped)) is not None:
         return found
-    tagged = await dst.find_by_metadata(CLONED_FROM_KEY, source_id)
-    return tagged[0] if tagged else None
+    if tagged is not None:
+        found_tagged = await tagged(source_id)
+    else:
+        found_tagged = await dst.find_by_metadata(CLONED_FROM_KEY, source_id)
+    return found_tagged[0] if found_tagged else None
 
 
 def profile_checked(ctx: JobContext, name: str, side: str) -> None:
@@ -140,6 +152,9 @@ class Planner:
         # Stores and files whose writes an earlier assistant of the plan already counts.
         self.counted: set[str] = set()
         self.originals = originals
+        # The destination's assistants by `cloned_from`, listed once per plan: on a v2
+        # destination each search lists everything, once per assistant planned.
+        self._by_tag: dict[str, list[RemoteAssistant]] | None = None
 
     async def run(self) -> ClonePlan:
         """The plan, stored; its id is the stored row's."""
@@ -242,8 +257,10 @@ class Planner:
         stores = await self._vector_stores(wanted, problems)
         ci_files = await self._code_interpreter_files(wanted, problems)
         threads = await self._threads(source.id, problems)
+        # A registry's search is one indexed query; a v2 server's lists everything.
+        index = self._tagged if self.dst.style == "assistants" else None
         existing = await find_existing(
-            self.ctx, self.dst, self.job.source, self.job.destination, source.id
+            self.ctx, self.dst, self.job.source, self.job.destination, source.id, tagged=index
         )
         mapped = await with_destination_resources(self.ctx.db, self.job.destination, wanted)
         writes = self._knowledge_writes(stores, ci_files)
@@ -280,6 +297,15 @@ class Planner:
             problems=problems,
             threads=threads,
         )
+
+    async def _tagged(self, source_id: str) -> list[RemoteAssistant]:
+        """The destination's assistants tagged `cloned_from` = `source_id`, oldest first."""
+        if self._by_tag is None:
+            self._by_tag = {}
+            for remote in await self.dst.list_all():
+                if tag := remote.spec.metadata.get(CLONED_FROM_KEY):
+                    self._by_tag.setdefault(tag, []).append(remote)
+        return self._by_tag.get(source_id, [])
 
     def _knowledge_writes(self, stores: list[PlannedVectorStore], ci_files: list[str]) -> int:
         """Uploads, store creates and batches not counted for an earlier assistant yet."""

@@ -52,7 +52,8 @@ class KnowledgeSync:
     async def file_id(self, file: KnowledgeFile) -> tuple[str, bool]:
         """The profile's file holding these bytes, uploaded the first time; (id, uploaded)."""
         db, files, profile = self.ctx.db, self.knowledge.files, self.job.profile
-        async with clone_state.copy_lock(db, "file", profile, local_source_id(file.sha256)):
+        dsn = self.ctx.settings.database_url
+        async with clone_state.copy_lock(dsn, "file", profile, local_source_id(file.sha256)):
             copy = await clone_state.file_with_bytes(db, profile, file.sha256)
             if copy is not None:
                 if await files.get(copy.destination_file_id) is not None:
@@ -144,10 +145,11 @@ class KnowledgeSync:
             )
         present = set() if rechunk else attached & wanted
         await ctx.progress(phase="attach", done=0, total=len(wanted - present))
-        self.writes += await stores.attach_missing(
+        sent, _ = await stores.attach_missing(
             store_id,
             [FileToAttach(file_id, chunking_strategy=job.chunking) for file_id in sorted(wanted)],
         )
+        self.writes += sent
         statuses = await self._ingested(store_id, sorted(wanted))
         files = []
         for file in job.files:
@@ -238,7 +240,8 @@ async def run_sync(ctx: JobContext, job: KnowledgeSyncJob) -> KnowledgeSyncResul
     """The job: one assistant's knowledge, under a lock per assistant (two applies at once
     sync one after the other)."""
     backend = ctx.backend(job.profile)
-    async with clone_state.copy_lock(ctx.db, "knowledge", job.profile, str(job.assistant_id)):
+    dsn = ctx.settings.database_url
+    async with clone_state.copy_lock(dsn, "knowledge", job.profile, str(job.assistant_id)):
         result = await KnowledgeSync(ctx, job, backend).run()
     ctx.log.info(
         "knowledge synced",

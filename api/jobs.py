@@ -23,6 +23,7 @@ from producers.errors import ResultTimeout
 from schemas.jobs import PayloadError, parse_job
 from schemas.results import FieldError, JobOutcome, JobStatus
 from store.api_tokens import ApiToken, Scope
+from store.ledger import LedgerJob
 from store.outages import OUTAGES
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -170,23 +171,32 @@ async def job_result(
 ) -> Response:
     """The outcome once the job finished (200), or the job as it is after `wait` s (202).
 
-    The wait is the producer client's: pushed, never polled. It starts while the job is
-    looked up (a 404 ends it), so the lookup adds no round trip to the wait. Without a
-    wait, a finished job's outcome is read where the client reads it: Redis first.
+    The wait is the producer client's: pushed, never polled. The outcome is looked for where
+    the client looks (Redis, then the ledger), once the wait's subscription stands; an
+    unknown job ends the wait with a 404.
     """
-    waiting = _await_outcome(state, job_id, wait)
-    try:
-        if waiting is None and (pushed := await _pushed_outcome(state, job_id)) is not None:
-            return _json(pushed)
-        view = await _view(state, job_id)
-        if view.outcome is not None:
-            return _json(view.outcome)
-        if waiting is not None:
-            with contextlib.suppress(ResultTimeout):
-                return _json(await waiting)
-    finally:
-        await _stop(waiting)
-    return _json(await _view(state, job_id), status.HTTP_202_ACCEPTED)
+
+    seen: list[LedgerJob] = []
+
+    async def finished() -> JobOutcome | None:
+        if (pushed := await _pushed_outcome(state, job_id)) is not None:
+            return pushed
+        row = await state.ferry.ledger_row(job_id)
+        if row is None:
+            raise not_found(f"job {job_id}")
+        seen.append(row)
+        return row.outcome()
+
+    if wait <= 0:
+        outcome = await finished()
+    else:
+        timeout = min(wait, state.settings.api_max_wait_s)
+        outcome = await state.ferry.waiter.wait(job_id, finished, timeout)
+    if outcome is not None:
+        return _json(outcome)
+    # Not finished: the job as it is now (the row just read, unless the wait went on).
+    view = JobView.of(seen[-1]) if wait <= 0 else await _view(state, job_id)
+    return _json(view, status.HTTP_202_ACCEPTED)
 
 
 async def _pushed_outcome(state: ApiState, job_id: str) -> JobOutcome | None:

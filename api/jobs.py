@@ -23,7 +23,6 @@ from producers.errors import ResultTimeout
 from schemas.jobs import PayloadError, parse_job
 from schemas.results import FieldError, JobOutcome, JobStatus
 from store.api_tokens import ApiToken, Scope
-from store.ledger import LedgerJob
 from store.outages import OUTAGES
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -104,7 +103,7 @@ async def enqueue(
                 return _json(await waiting)
             view = await _view(state, handle.job_id)
     finally:
-        await _stop(waiting)
+        _drop(waiting)
     return _json(view, status.HTTP_202_ACCEPTED)
 
 
@@ -134,11 +133,23 @@ def _await_outcome(state: ApiState, job_id: str, wait: float) -> asyncio.Task[Jo
     return asyncio.create_task(handle.outcome(timeout=timeout))
 
 
-async def _stop(waiting: asyncio.Task[JobOutcome] | None) -> None:
-    if waiting is not None and not waiting.done():
-        waiting.cancel()
-        with contextlib.suppress(asyncio.CancelledError, ResultTimeout):
-            await waiting
+# Waits given up on, held until their clean-up (an unsubscribe) ends.
+_ENDING: set[asyncio.Task[JobOutcome]] = set()
+
+
+def _drop(waiting: asyncio.Task[JobOutcome] | None) -> None:
+    """Give up a wait without holding the answer for its unsubscribe round trip."""
+    if waiting is None or waiting.done():
+        return
+    waiting.cancel()
+    _ENDING.add(waiting)
+    waiting.add_done_callback(_ended)
+
+
+def _ended(task: asyncio.Task[JobOutcome]) -> None:
+    _ENDING.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved: a wait that failed as it was given up says nothing
 
 
 @router.get("", dependencies=reading)
@@ -171,32 +182,27 @@ async def job_result(
 ) -> Response:
     """The outcome once the job finished (200), or the job as it is after `wait` s (202).
 
-    The wait is the producer client's: pushed, never polled. The outcome is looked for where
-    the client looks (Redis, then the ledger), once the wait's subscription stands; an
-    unknown job ends the wait with a 404.
+    The wait is the producer client's: pushed, never polled. Beside its subscription the
+    outcome is looked for at once where the client looks (Redis, then the ledger), so a job
+    that finished already is answered without waiting for the subscription, and an unknown
+    one is a 404 at once.
     """
-
-    seen: list[LedgerJob] = []
-
-    async def finished() -> JobOutcome | None:
-        if (pushed := await _pushed_outcome(state, job_id)) is not None:
-            return pushed
+    waiting = _await_outcome(state, job_id, wait)
+    try:
+        if (outcome := await _pushed_outcome(state, job_id)) is not None:
+            return _json(outcome)
         row = await state.ferry.ledger_row(job_id)
         if row is None:
             raise not_found(f"job {job_id}")
-        seen.append(row)
-        return row.outcome()
-
-    if wait <= 0:
-        outcome = await finished()
-    else:
-        timeout = min(wait, state.settings.api_max_wait_s)
-        outcome = await state.ferry.waiter.wait(job_id, finished, timeout)
-    if outcome is not None:
-        return _json(outcome)
-    # Not finished: the job as it is now (the row just read, unless the wait went on).
-    view = JobView.of(seen[-1]) if wait <= 0 else await _view(state, job_id)
-    return _json(view, status.HTTP_202_ACCEPTED)
+        if (outcome := row.outcome()) is not None:
+            return _json(outcome)
+        if waiting is None:
+            return _json(JobView.of(row), status.HTTP_202_ACCEPTED)
+        with contextlib.suppress(ResultTimeout):
+            return _json(await waiting)
+    finally:
+        _drop(waiting)
+    return _json(await _view(state, job_id), status.HTTP_202_ACCEPTED)
 
 
 async def _pushed_outcome(state: ApiState, job_id: str) -> JobOutcome | None:

@@ -182,14 +182,13 @@ async def job_result(
 ) -> Response:
     """The outcome once the job finished (200), or the job as it is after `wait` s (202).
 
-    The wait is the producer client's: pushed, never polled. Beside its subscription the
-    outcome is looked for at once where the client looks (Redis, then the ledger), so a job
-    that finished already is answered without waiting for the subscription, and an unknown
-    one is a 404 at once.
+    The wait is the producer client's: pushed, never polled. It starts while the job is
+    looked up (a 404 ends it), so the lookup adds no round trip to the wait. Without a
+    wait, a finished job's outcome is read where the client reads it first: Redis.
     """
     waiting = _await_outcome(state, job_id, wait)
     try:
-        if (outcome := await _pushed_outcome(state, job_id)) is not None:
+        if waiting is None and (outcome := await _pushed_outcome(state, job_id)) is not None:
             return _json(outcome)
         row = await state.ferry.ledger_row(job_id)
         if row is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
@@ -87,8 +88,17 @@ async def enqueue(
     except PayloadError as error:
         raise invalid(error.fields, str(error)) from None
     # The wait starts before the enqueue: the job id is known (deterministic), and the
-    # subscription's round trip then overlaps the ledger's instead of following it.
-    waiting = _await_outcome(state, job.job_id(), wait)
+    # subscription's round trip then overlaps the ledger's instead of following it. Once
+    # subscribed it looks in Redis only: a job that finished before (and whose pushed
+    # outcome is gone) is known by the row the enqueue finds, so no ledger read runs
+    # beside the enqueue's own.
+    waiting = None
+    if wait > 0:
+        timeout = min(wait, state.settings.api_max_wait_s)
+        pushed = state.ferry.waiter.wait(
+            job.job_id(), lambda: _pushed_outcome(state, job.job_id()), timeout
+        )
+        waiting = asyncio.create_task(_or_timeout(pushed, job.job_id(), timeout))
     try:
         if idempotency_key is not None:
             await _claim_idempotency_key(state, token, idempotency_key, job.job_id())
@@ -122,6 +132,14 @@ async def _claim_idempotency_key(
                 "conflict",
                 f"this Idempotency-Key was used for another request (job {earlier})",
             )
+
+
+async def _or_timeout(
+    waiting: Awaitable[JobOutcome | None], job_id: str, timeout: float
+) -> JobOutcome:
+    if (outcome := await waiting) is None:
+        raise ResultTimeout(job_id, timeout)
+    return outcome
 
 
 def _await_outcome(state: ApiState, job_id: str, wait: float) -> asyncio.Task[JobOutcome] | None:

@@ -147,16 +147,20 @@ def export_ref(ref: str, into: Path) -> Path:
 async def interleaved(
     ways: dict[str, Callable[[int], Awaitable[None]]], rounds: int, pause_s: float
 ) -> dict[str, list[float]]:
-    """Each way `rounds` times, round robin, each call after a random pause; ms per call."""
+    """Each way `rounds` times, every way once a round in a new random order (so no way
+    always follows the same one, and pays for its trailing work), each call after a random
+    pause; ms per call."""
     samples: dict[str, list[float]] = {name: [] for name in ways}
     for n in range(-3 * len(ways), 0):  # warm up every path (connections, the worker, plans)
         await list(ways.values())[n % len(ways)](n)
-    for n in range(rounds * len(ways)):
-        name = list(ways)[n % len(ways)]
-        await asyncio.sleep(random.uniform(0, pause_s))
-        started = time.perf_counter()
-        await ways[name](n)
-        samples[name].append((time.perf_counter() - started) * 1000)
+    n = 0
+    for _ in range(rounds):
+        for name in random.sample(list(ways), len(ways)):
+            await asyncio.sleep(random.uniform(0, pause_s))
+            started = time.perf_counter()
+            await ways[name](n)
+            samples[name].append((time.perf_counter() - started) * 1000)
+            n += 1
     return samples
 
 

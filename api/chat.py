@@ -10,6 +10,7 @@ gateway that lost the connection resumes there with `Last-Event-ID`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -24,7 +25,7 @@ from api.job_events import Cursor, event_stream, parse_last_id
 from api.models import JobView
 from api.state import ApiState, api_state
 from producers.errors import JobRejected, ResultTimeout
-from schemas.chat import ChatAttachment, ChatReply
+from schemas.chat import ChatAttachment, ChatReply, ChatRun
 from schemas.job_events import JobEvent, JobEventType
 from schemas.results import ErrorKind, FieldError, JobOutcome, JobStatus
 from store.api_tokens import Scope
@@ -84,32 +85,44 @@ async def chat(
         after = parse_last_id(last_event_id)
     except ValueError as error:
         raise invalid([FieldError(loc="Last-Event-ID", message=str(error))]) from None
+    # The reply's wait starts before the turn is sent (its job id is the message id): the
+    # subscription's round trip overlaps the send's instead of following it.
+    waiting = None
+    if not stream:
+        reply_wait = state.ferry.handle(body.message_id, ChatRun.kind, ChatReply)
+        waiting = asyncio.create_task(reply_wait.outcome(timeout=body.timeout + REPLY_SLACK_S))
     try:
-        handle = await state.ferry.chats.send(
-            body.user_id,
-            body.assistant,
-            body.text,
-            message_id=body.message_id,
-            profile=body.profile,
-            attachments=body.attachments,
-            stream=stream,
-            timeout=body.timeout,
-        )
-    except JobRejected as error:
-        raise invalid(error.fields, error.error.message) from None
-    row = handle.accepted or await state.ferry.ledger_row(handle.job_id)
-    if row is None:
-        raise ApiError(500, "internal", f"job {handle.job_id} is missing from the ledger")
-    view = JobView.of(row)
-    if stream:
-        events = _reply_events(state, view, after, request)
-        return EventSourceResponse(events, ping=15, send_timeout=30)
-    try:
-        outcome = await handle.outcome(timeout=body.timeout + REPLY_SLACK_S)
-    except ResultTimeout:
-        row = await state.ferry.ledger_row(handle.job_id)
-        view = JobView.of(row) if row is not None else view
-        return Response(view.model_dump_json(), status.HTTP_202_ACCEPTED, media_type=_JSON)
+        try:
+            handle = await state.ferry.chats.send(
+                body.user_id,
+                body.assistant,
+                body.text,
+                message_id=body.message_id,
+                profile=body.profile,
+                attachments=body.attachments,
+                stream=stream,
+                timeout=body.timeout,
+            )
+        except JobRejected as error:
+            raise invalid(error.fields, error.error.message) from None
+        row = handle.accepted or await state.ferry.ledger_row(handle.job_id)
+        if row is None:
+            raise ApiError(500, "internal", f"job {handle.job_id} is missing from the ledger")
+        view = JobView.of(row)
+        if waiting is None:
+            events = _reply_events(state, view, after, request)
+            return EventSourceResponse(events, ping=15, send_timeout=30)
+        try:
+            outcome = await waiting
+        except ResultTimeout:
+            row = await state.ferry.ledger_row(handle.job_id)
+            view = JobView.of(row) if row is not None else view
+            return Response(view.model_dump_json(), status.HTTP_202_ACCEPTED, media_type=_JSON)
+    finally:
+        if waiting is not None and not waiting.done():
+            waiting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ResultTimeout):
+                await waiting
     if outcome.status is not JobStatus.succeeded:
         raise _failure(outcome)
     reply = ChatReply.model_validate(outcome.result)

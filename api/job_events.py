@@ -101,11 +101,12 @@ async def event_stream(
 ) -> AsyncIterator[dict[str, str]]:
     """The SSE events of one job (dicts as sse-starlette sends them)."""
     redis, job_id = state.ferry.redis, view.id
-    final = await redis.get(state.keys.job_events_final(job_id))
-    final = final.decode() if isinstance(final, bytes) else final
-    if after is not None and final is not None and _key(after.events) >= _key(final):
-        return  # the client has every event, the outcome included
-    if after is None:
+    if after is not None:
+        final = await redis.get(state.keys.job_events_final(job_id))
+        final = final.decode() if isinstance(final, bytes) else final
+        if final is not None and _key(after.events) >= _key(final):
+            return  # the client has every event, the outcome included
+    else:
         status = JobEvent(type=JobEventType.status, data={"status": view.status.value})
         yield {"event": status.type.value, "data": status.model_dump_json()}
 

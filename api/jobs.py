@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
@@ -23,6 +24,7 @@ from producers.errors import ResultTimeout
 from schemas.jobs import PayloadError, parse_job
 from schemas.results import FieldError, JobOutcome, JobStatus
 from store.api_tokens import ApiToken, Scope
+from store.outages import OUTAGES
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 State = Annotated[ApiState, Depends(api_state)]
@@ -43,7 +45,12 @@ def _json(model: BaseModel, status_code: int = 200) -> Response:
     return Response(model.model_dump_json(), status_code, media_type="application/json")
 
 
-@router.post("/{kind}", status_code=status.HTTP_202_ACCEPTED, response_model=JobView)
+@router.post(
+    "/{kind}",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobView,
+    responses={200: {"model": JobOutcome, "description": "Finished within `wait`."}},
+)
 async def enqueue(
     kind: str,
     body: JobRequest,
@@ -52,8 +59,16 @@ async def enqueue(
     idempotency_key: Annotated[
         str | None, Header(max_length=255, description="Replays of one request are one job.")
     ] = None,
+    wait: Annotated[
+        float, Query(ge=0, description="Seconds to wait for the outcome (0: answer at once).")
+    ] = 0,
 ) -> Response:
-    """Accept a job of `kind`: 202 with the job (the same one again for the same body)."""
+    """Accept a job of `kind`: 202 with the job (the same one again for the same body).
+
+    With `wait`, the request also awaits the outcome, as `GET /jobs/{id}/result?wait=`
+    would: 200 with the outcome if the job finishes in time, else 202 with the job as it is
+    then. One request instead of two, for a caller that wants the result.
+    """
     model = state.kinds.get(kind)
     if model is None:
         known = ", ".join(sorted(state.kinds)) or "none yet"
@@ -72,22 +87,87 @@ async def enqueue(
         job = parse_job(envelope, state.kinds)
     except PayloadError as error:
         raise invalid(error.fields, str(error)) from None
-    if idempotency_key is not None:
-        key = state.keys.idempotency(str(token.id), idempotency_key)
-        stored = await state.ferry.redis.set(key, job.job_id(), nx=True, ex=IDEMPOTENCY_TTL_S)
-        if not stored:
-            earlier = await state.ferry.redis.get(key)
-            earlier = earlier.decode() if isinstance(earlier, bytes) else earlier
-            if earlier != job.job_id():
-                raise ApiError(
-                    409,
-                    "conflict",
-                    f"this Idempotency-Key was used for another request (job {earlier})",
-                )
-    handle = await state.ferry.enqueue(job)
-    # The row the enqueue wrote (or found): no second ledger read.
-    view = JobView.of(handle.accepted) if handle.accepted else await _view(state, handle.job_id)
+    # The wait starts before the enqueue: the job id is known (deterministic), and the
+    # subscription's round trip then overlaps the ledger's instead of following it. Once
+    # subscribed it looks in Redis only: a job that finished before (and whose pushed
+    # outcome is gone) is known by the row the enqueue finds, so no ledger read runs
+    # beside the enqueue's own.
+    waiting = None
+    if wait > 0:
+        timeout = min(wait, state.settings.api_max_wait_s)
+        pushed = state.ferry.waiter.wait(
+            job.job_id(), lambda: _pushed_outcome(state, job.job_id()), timeout
+        )
+        waiting = asyncio.create_task(_or_timeout(pushed, job.job_id(), timeout))
+    try:
+        if idempotency_key is not None:
+            await _claim_idempotency_key(state, token, idempotency_key, job.job_id())
+        handle = await state.ferry.enqueue(job)
+        # The row the enqueue wrote (or found): no second ledger read.
+        row = handle.accepted
+        view = JobView.of(row) if row else await _view(state, handle.job_id)
+        if view.outcome is not None and waiting is not None:
+            return _json(view.outcome)
+        if waiting is not None:
+            with contextlib.suppress(ResultTimeout):
+                return _json(await waiting)
+            view = await _view(state, handle.job_id)
+    finally:
+        _drop(waiting)
     return _json(view, status.HTTP_202_ACCEPTED)
+
+
+async def _claim_idempotency_key(
+    state: ApiState, token: ApiToken, idempotency_key: str, job_id: str
+) -> None:
+    """Bind the key to `job_id`, or refuse (409) a key already bound to another job."""
+    key = state.keys.idempotency(str(token.id), idempotency_key)
+    stored = await state.ferry.redis.set(key, job_id, nx=True, ex=IDEMPOTENCY_TTL_S)
+    if not stored:
+        earlier = await state.ferry.redis.get(key)
+        earlier = earlier.decode() if isinstance(earlier, bytes) else earlier
+        if earlier != job_id:
+            raise ApiError(
+                409,
+                "conflict",
+                f"this Idempotency-Key was used for another request (job {earlier})",
+            )
+
+
+async def _or_timeout(
+    waiting: Awaitable[JobOutcome | None], job_id: str, timeout: float
+) -> JobOutcome:
+    if (outcome := await waiting) is None:
+        raise ResultTimeout(job_id, timeout)
+    return outcome
+
+
+def _await_outcome(state: ApiState, job_id: str, wait: float) -> asyncio.Task[JobOutcome] | None:
+    """The pushed outcome of `job_id`, awaited for up to `wait` s (capped), as a task."""
+    if wait <= 0:
+        return None
+    handle = state.ferry.handle(job_id)
+    timeout = min(wait, state.settings.api_max_wait_s)
+    return asyncio.create_task(handle.outcome(timeout=timeout))
+
+
+# Waits given up on, held until their clean-up (an unsubscribe) ends.
+_ENDING: set[asyncio.Task[JobOutcome]] = set()
+
+
+def _drop(waiting: asyncio.Task[JobOutcome] | None) -> None:
+    """Give up a wait without holding the answer for its unsubscribe round trip."""
+    if waiting is None or waiting.done():
+        return
+    waiting.cancel()
+    _ENDING.add(waiting)
+    waiting.add_done_callback(_ended)
+
+
+def _ended(task: asyncio.Task[JobOutcome]) -> None:
+    _ENDING.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved: a wait that failed as it was given up says nothing
 
 
 @router.get("", dependencies=reading)
@@ -121,26 +201,33 @@ async def job_result(
     """The outcome once the job finished (200), or the job as it is after `wait` s (202).
 
     The wait is the producer client's: pushed, never polled. It starts while the job is
-    looked up (a 404 ends it), so the lookup adds no round trip to the wait.
+    looked up (a 404 ends it), so the lookup adds no round trip to the wait. Without a
+    wait, a finished job's outcome is read where the client reads it first: Redis.
     """
-    waiting = None
-    if wait > 0:
-        handle = state.ferry.handle(job_id)
-        timeout = min(wait, state.settings.api_max_wait_s)
-        waiting = asyncio.create_task(handle.outcome(timeout=timeout))
+    waiting = _await_outcome(state, job_id, wait)
     try:
-        view = await _view(state, job_id)
-        if view.outcome is not None:
-            return _json(view.outcome)
-        if waiting is not None:
-            with contextlib.suppress(ResultTimeout):
-                return _json(await waiting)
+        if waiting is None and (outcome := await _pushed_outcome(state, job_id)) is not None:
+            return _json(outcome)
+        row = await state.ferry.ledger_row(job_id)
+        if row is None:
+            raise not_found(f"job {job_id}")
+        if (outcome := row.outcome()) is not None:
+            return _json(outcome)
+        if waiting is None:
+            return _json(JobView.of(row), status.HTTP_202_ACCEPTED)
+        with contextlib.suppress(ResultTimeout):
+            return _json(await waiting)
     finally:
-        if waiting is not None and not waiting.done():
-            waiting.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ResultTimeout):
-                await waiting
+        _drop(waiting)
     return _json(await _view(state, job_id), status.HTTP_202_ACCEPTED)
+
+
+async def _pushed_outcome(state: ApiState, job_id: str) -> JobOutcome | None:
+    """The outcome the worker stored in Redis (None: not there, or Redis unreachable)."""
+    with contextlib.suppress(*OUTAGES):
+        if (pushed := await state.ferry.redis.get(state.keys.outcome(job_id))) is not None:
+            return JobOutcome.model_validate_json(pushed)
+    return None
 
 
 @router.get("/{job_id}/events", dependencies=reading, response_class=EventSourceResponse)

@@ -1,30 +1,34 @@
 """What the HTTP API adds: enqueue-to-result over HTTP against the Python client, and GET rps.
 
-In one run, against the local Redis and Postgres: a worker (a subprocess) runs an echo job;
-the API (another subprocess, uvicorn) serves it. Jobs are sent one at a time, the three
-ways interleaved:
+In one run, against the local Redis and Postgres: a worker (a subprocess) runs an echo job
+and chat turns (on the sandbox, another subprocess); the API (another subprocess, uvicorn as
+`ferry api` runs it: uvloop, httptools) serves them. Jobs are sent one at a time, the ways
+interleaved:
 
 - direct: `FerryClient.enqueue(job)` then `handle.result()` (the baseline);
 - HTTP long-poll: `POST /jobs/{kind}` then `GET /jobs/{id}/result?wait=30`;
-- HTTP SSE: `POST /jobs/{kind}` then `GET /jobs/{id}/events` until the outcome.
+- HTTP SSE: `POST /jobs/{kind}` then `GET /jobs/{id}/events` until the outcome;
+- HTTP one call: `POST /jobs/{kind}?wait=30` (enqueue and await in one request).
 
-Then `GET /assistants/{id}` with keep-alive connections, warm (pools and plans warmed up),
-against the same read done in-process (`store.registry.get_by_id`). Prints p50/p99 and
-what HTTP adds at p50.
+Each HTTP way is sent twice: by a lean client (bench/lean_http.py: what the server adds, as
+curl or Go would see it) and by httpx (what a Python caller on httpx sees; httpx's own cost
+is the difference). Then each request by itself, `GET /assistants/{id}` per second (warm,
+keep-alive) against the same read in-process, and chat turns: `client.chat` and
+`client.chat_stream` against `POST /chat` and `POST /chat?stream=true` (the sandbox answers
+them, so a turn is tens of ms and noisier; what HTTP adds is the difference).
 
 `--baseline REF` also serves the API of git ref REF (its tree exported with `git archive`,
-run as its own process on the same stores and worker) and sends its two HTTP ways in the
-same interleaved rounds, and its GETs in alternating rounds: before and after, side by side
-under the same load. The baseline's figures join the summary line as `baseline_…`.
+served by this file's `--serve-api`, so both run under the same uvicorn set-up) on the same
+stores and worker, and sends its two-request ways, its chat and its GETs in the same rounds.
+Its figures join the summary line as `baseline_…`.
 
-    python bench/api_latency.py [--jobs 200] [--gets 2000] [--concurrency 8] [--baseline main]
+    python bench/api_latency.py [--jobs 200] [--gets 2000] [--chats 50] [--baseline main]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import secrets
@@ -36,48 +40,44 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import ClassVar
 
 import asyncpg
 import httpx
-from pydantic import BaseModel
+from api_ways import (  # bench/, on sys.path
+    CHAT_ASSISTANT,
+    PROFILE,
+    EchoJob,
+    Server,
+    body,
+    chat_ways,
+    direct,
+    httpx_long_poll,
+    httpx_one_call,
+    httpx_sse,
+    lean_long_poll,
+    lean_one_call,
+    lean_sse,
+    run_echo,
+)
+from chat_overhead import KEY, free_port, start_sandbox, until_up
+from lean_http import LeanHttp
 
 from producers.client import FerryClient
 from producers.settings import ClientSettings
-from schemas.assistants import AssistantSpec
-from schemas.jobs import Job
+from schemas.assistants import AssistantSpec, parse_spec
 from schemas.keys import Queue
-from store import api_tokens, registry
+from store import api_tokens, registry, registry_writes
 from store.api_tokens import Scope
 from store.migrate import migrate
 from store.pool import create_pool
-from worker.kinds import JobContext, JobHandler
+from worker.kinds import JobHandler
 
 ROOT = Path(__file__).resolve().parents[1]
-# The random pause before each job: up to the chat queue's old poll interval. The queue is
-# now woken on enqueue (worker/app.py polls only as a fallback); the pause still spreads
-# every way over the same phases of the worker's loop.
+# The random pause before each job: it spreads every way over the phases of the worker's
+# loop (figures taken while the chat queue was polled every 20 ms swung 3-33 ms without it).
 POLL_S = 0.02
 DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-class Echo(BaseModel):
-    n: int
-
-
-class EchoJob(Job):
-    kind: ClassVar[str] = "bench.echo"
-    queue: ClassVar[Queue] = Queue.chat
-    timeout_s: ClassVar[int] = 30
-    result_model: ClassVar[type[BaseModel]] = Echo
-
-    n: int
-    run: str
-
-
-async def run_echo(ctx: JobContext, job: EchoJob) -> Echo:
-    return Echo(n=job.n)
 
 
 def stores(schema: str, prefix: str) -> dict[str, str]:
@@ -90,14 +90,16 @@ def stores(schema: str, prefix: str) -> dict[str, str]:
 
 
 def serve_worker(schema: str, prefix: str) -> None:
-    """The worker side (runs in a subprocess)."""
+    """The worker side (runs in a subprocess): the echo job and the product's chat turns."""
     from worker.app import run_workers
+    from worker.handlers import PRODUCT_HANDLERS
     from worker.logs import configure_logging
     from worker.settings import Settings
 
     configure_logging("error")
     settings = Settings(_env_file=None, log_level="error", **stores(schema, prefix))
-    asyncio.run(run_workers([Queue.chat], settings, [JobHandler(EchoJob, run_echo)]))
+    handlers = [*PRODUCT_HANDLERS, JobHandler(EchoJob, run_echo)]
+    asyncio.run(run_workers([Queue.chat], settings, handlers))
 
 
 def serve_api(schema: str, prefix: str, fd: str) -> None:
@@ -108,47 +110,28 @@ def serve_api(schema: str, prefix: str, fd: str) -> None:
     from api.settings import ApiSettings
 
     app = create_app(ApiSettings(_env_file=None, **stores(schema, prefix)), kinds=[EchoJob])
-    # socket(fileno=…) detects TCP, so asyncio sets TCP_NODELAY on accepted connections
+    # socket(fileno=…) detects TCP, so the loop sets TCP_NODELAY on accepted connections
     # (uvicorn's own `fd=` takes the socket for a Unix one, and Nagle then adds ~40 ms).
     listening = socket.socket(fileno=int(fd))
     server = uvicorn.Server(uvicorn.Config(app, log_level="error", access_log=False))
-    asyncio.run(server.serve(sockets=[listening]))
-
-
-async def direct(client: FerryClient, job: EchoJob, http: httpx.AsyncClient) -> None:
-    handle = await client.enqueue(job)
-    assert await handle.result(timeout=30) == Echo(n=job.n)
-
-
-async def long_poll(client: FerryClient, job: EchoJob, http: httpx.AsyncClient) -> None:
-    posted = await http.post(f"/jobs/{job.kind}", json={"payload": job.model_dump()})
-    result = await http.get(f"/jobs/{posted.json()['id']}/result", params={"wait": 30})
-    assert result.status_code == 200 and result.json()["result"] == {"n": job.n}
-
-
-async def sse(client: FerryClient, job: EchoJob, http: httpx.AsyncClient) -> None:
-    posted = await http.post(f"/jobs/{job.kind}", json={"payload": job.model_dump()})
-    async with http.stream("GET", f"/jobs/{posted.json()['id']}/events") as response:
-        async for line in response.aiter_lines():
-            if line.startswith("data:") and '"outcome"' in line:
-                assert json.loads(line[5:])["data"]["result"] == {"n": job.n}
-                return
-    raise AssertionError("the event stream ended without the outcome")
+    # `run`, not asyncio.run(serve()): uvicorn picks its loop (uvloop) as `uvicorn.run` does.
+    server.run(sockets=[listening])
 
 
 def p(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
-async def rps(call, total: int, concurrency: int) -> float:  # type: ignore[no-untyped-def]
+async def rps(calls: list[Callable[[], Awaitable[None]]], total: int) -> float:
+    """Requests per second: each of `calls` (one per connection) in a loop, `total` in all."""
     left = iter(range(total))
 
-    async def loop() -> None:
+    async def loop(call: Callable[[], Awaitable[None]]) -> None:
         for _ in left:
             await call()
 
     started = time.perf_counter()
-    await asyncio.gather(*(loop() for _ in range(concurrency)))
+    await asyncio.gather(*(loop(call) for call in calls))
     return total / (time.perf_counter() - started)
 
 
@@ -161,15 +144,27 @@ def export_ref(ref: str, into: Path) -> Path:
     return into
 
 
-Way = Callable[[FerryClient, EchoJob, httpx.AsyncClient], Awaitable[None]]
+async def interleaved(
+    ways: dict[str, Callable[[int], Awaitable[None]]], rounds: int, pause_s: float
+) -> dict[str, list[float]]:
+    """Each way `rounds` times, every way once a round in a new random order (so no way
+    always follows the same one, and pays for its trailing work), each call after a random
+    pause; ms per call."""
+    samples: dict[str, list[float]] = {name: [] for name in ways}
+    for n in range(-3 * len(ways), 0):  # warm up every path (connections, the worker, plans)
+        await list(ways.values())[n % len(ways)](n)
+    n = 0
+    for _ in range(rounds):
+        for name in random.sample(list(ways), len(ways)):
+            await asyncio.sleep(random.uniform(0, pause_s))
+            started = time.perf_counter()
+            await ways[name](n)
+            samples[name].append((time.perf_counter() - started) * 1000)
+            n += 1
+    return samples
 
 
-def over(way: Way, http: httpx.AsyncClient) -> Callable[[FerryClient, EchoJob], Awaitable[None]]:
-    """A way bound to the HTTP client of one server."""
-    return lambda client, job: way(client, job, http)
-
-
-async def main(jobs: int, gets: int, concurrency: int, baseline: str | None) -> None:
+async def main(jobs: int, gets: int, concurrency: int, chats: int, baseline: str | None) -> None:
     schema, prefix, run = (
         f"bench_{secrets.token_hex(4)}",
         f"ferry-bench{secrets.token_hex(4)}",
@@ -183,111 +178,138 @@ async def main(jobs: int, gets: int, concurrency: int, baseline: str | None) -> 
         pool, deployment=prefix, name="bench", scopes={Scope.read, Scope.jobs_write}
     )
     entry = (await registry.upsert(pool, "default", AssistantSpec(name="b", model="m"))).entry
+    sandbox_port = free_port()
+    sandbox = start_sandbox(sandbox_port)
+    os.environ.update(  # the worker's profile `bench`: the sandbox
+        OPENAI_BENCH_API_KEY=KEY,
+        OPENAI_BENCH_BASE_URL=f"http://127.0.0.1:{sandbox_port}/v1",
+        OPENAI_BENCH_API_STYLE="responses",
+    )
     me = [sys.executable, __file__]
     worker = await asyncio.create_subprocess_exec(*me, "--serve-worker", schema, prefix)
-    # Each server: (label, root of its tree); ours first.
+    # Each server: (label, root of the tree whose `api` it serves); ours first.
     roots = [("HTTP", ROOT)]
     exported = tempfile.TemporaryDirectory(prefix="api-baseline-") if baseline else None
     if baseline and exported:
-        roots.append((f"HTTP {baseline}", export_ref(baseline, Path(exported.name))))
-    servers, sockets, https = [], [], {}
+        roots.append((f"{baseline}", export_ref(baseline, Path(exported.name))))
+    processes, sockets, servers = [worker], [], []
     for label, root in roots:
         listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         listening.bind(("127.0.0.1", 0))
         listening.listen(1024)
         sockets.append(listening)
-        servers.append(
+        fd = str(listening.fileno())
+        processes.append(
             await asyncio.create_subprocess_exec(
-                sys.executable,
-                str(root / "bench" / "api_latency.py"),
+                *me,
                 "--serve-api",
                 schema,
                 prefix,
-                str(listening.fileno()),
+                fd,
                 pass_fds=[listening.fileno()],
                 cwd=root,
                 env={**os.environ, "PYTHONPATH": str(root)},
             )
         )
-        https[label] = httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{listening.getsockname()[1]}",
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=60,
-            limits=httpx.Limits(max_keepalive_connections=concurrency),
-        )
+        servers.append(Server(label, listening.getsockname()[1], token, concurrency))
+    ours = servers[0]
     client = await FerryClient.connect(ClientSettings(_env_file=None, **stores(schema, prefix)))
+    await registry_writes.write(
+        client.db, client.redis, client.keys, PROFILE, parse_spec(CHAT_ASSISTANT)
+    )
 
-    async def in_process(client: FerryClient, job: EchoJob) -> None:
-        await direct(client, job, https["HTTP"])
+    def job(n: int, way: str = "") -> EchoJob:
+        return EchoJob(n=n, run=run + way)
 
-    ways: dict[str, Callable[[FerryClient, EchoJob], Awaitable[None]]] = {
-        "direct (Python client)": in_process
+    ways: dict[str, Callable[[int], Awaitable[None]]] = {
+        "direct (Python client)": lambda n: direct(client, job(n))
     }
-    for label in https:
-        ways[f"{label} long-poll"] = over(long_poll, https[label])
-        ways[f"{label} SSE"] = over(sse, https[label])
-    samples: dict[str, list[float]] = {name: [] for name in ways}
-    get_rps: dict[str, list[float]] = {label: [] for label in https}
+    for server in servers:
+        plan = [("long-poll", lean_long_poll, httpx_long_poll), ("SSE", lean_sse, httpx_sse)]
+        if server is ours:  # the one-call form is new: the baseline answers it 202 at once
+            plan.append(("POST ?wait", lean_one_call, httpx_one_call))
+        for name, lean, over_httpx in plan:
+            ways[f"{server.label} {name}"] = lambda n, s=server, w=lean: w(s, job(n))
+            ways[f"{server.label} {name} (httpx)"] = lambda n, s=server, w=over_httpx: w(s, job(n))
+    requests: dict[str, list[float]] = {}
+    get_rps: dict[str, list[float]] = {}
+    chat_samples: dict[str, list[float]] = {}
     try:
-        for n in range(-10 * len(ways), 0):  # warm up every path (connections, the worker, plans)
-            await list(ways.values())[n % len(ways)](client, EchoJob(n=n, run=run))
-        for n in range(jobs * len(ways)):
-            name = list(ways)[n % len(ways)]
-            # Each job is sent when the last one's result arrived: a random pause keeps every
-            # way from starting at the same phase of the worker's loop (figures measured while
-            # the chat queue was polled every 20 ms swung 3-33 ms without it).
-            await asyncio.sleep(random.uniform(0, POLL_S))
-            started = time.perf_counter()
-            await ways[name](client, EchoJob(n=n, run=run))
-            samples[name].append((time.perf_counter() - started) * 1000)
+        await until_up(f"http://127.0.0.1:{sandbox_port}")
+        samples = await interleaved(ways, jobs, POLL_S)
 
         # What each request costs by itself, without the queue: accept a job (the worker
         # runs it later), and read the result of a finished one.
-        finished = [EchoJob(n=n, run=run).job_id() for n in range(jobs)]
-        requests: dict[str, list[float]] = {}
+        finished = [job(n).job_id() for n in range(jobs)]
 
         async def timed(name: str, call: Awaitable[object]) -> None:
+            # A pause first: the worker has run the job the last request accepted, so no
+            # request is timed while the worker takes the CPU (2 cores) for the one before.
+            await asyncio.sleep(POLL_S)
             started = time.perf_counter()
             await call
             requests.setdefault(name, []).append((time.perf_counter() - started) * 1000)
 
         for n in range(jobs):
             # a new job for each way: none finds one another way accepted
-            await timed("direct enqueue", client.enqueue(EchoJob(n=n, run=f"{run}-direct")))
-            await timed("direct finished result", client.handle(finished[n]).outcome(timeout=5))
-            for label, http in https.items():
-                job = EchoJob(n=n, run=f"{run}-{label}")
+            await timed("client: enqueue", client.enqueue(job(n, "-direct")))
+            await timed("client: finished outcome", client.handle(finished[n]).outcome(timeout=5))
+            for server in servers:
+                accept = job(n, f"-{server.label}")
+                lean, hx = server.lean, server.httpx
                 await timed(
-                    f"{label} POST /jobs",
-                    http.post(f"/jobs/{job.kind}", json={"payload": job.model_dump()}),
+                    f"{server.label} POST /jobs",
+                    lean.request("POST", f"/jobs/{accept.kind}", body(accept)),
                 )
                 await timed(
-                    f"{label} GET result (finished)", http.get(f"/jobs/{finished[n]}/result")
+                    f"{server.label} GET result", lean.request("GET", f"/jobs/{finished[n]}/result")
+                )
+                accept = job(n, f"-{server.label}-httpx")
+                await timed(
+                    f"{server.label} POST /jobs (httpx)",
+                    hx.post(f"/jobs/{accept.kind}", json=body(accept)),
+                )
+                await timed(
+                    f"{server.label} GET result (httpx)", hx.get(f"/jobs/{finished[n]}/result")
                 )
 
-        def getter(http: httpx.AsyncClient) -> Callable[[], Awaitable[None]]:
-            async def get_http() -> None:
-                response = await http.get(f"/assistants/{entry.id}")
-                assert response.status_code == 200
+        path = f"/assistants/{entry.id}"
 
-            return get_http
+        def lean_get(lean: LeanHttp) -> Callable[[], Awaitable[None]]:
+            async def call() -> None:
+                assert (await lean.request("GET", path))[0] == 200
+
+            return call
+
+        async def httpx_get(http: httpx.AsyncClient) -> None:
+            assert (await http.get(path)).status_code == 200
+
+        getters = {}
+        for server in servers:
+            getters[server.label] = [lean_get(lean) for lean in server.leans]
+            getters[f"{server.label} (httpx)"] = [
+                lambda h=server.httpx: httpx_get(h) for _ in range(concurrency)
+            ]
+        for calls in getters.values():
+            await rps(calls, 200)  # warm
+        for _ in range(4):  # alternating rounds: the load moves, all see it
+            for label, calls in getters.items():
+                get_rps.setdefault(label, []).append(await rps(calls, gets // 4))
 
         async def get_direct() -> None:
             assert await registry.get_by_id(pool, entry.id) is not None
 
-        rounds = 4
-        for http in https.values():
-            await rps(getter(http), 200, concurrency)  # warm
-        for _ in range(rounds):  # alternating rounds: the load moves, both see it
-            for label, http in https.items():
-                get_rps[label].append(await rps(getter(http), gets // rounds, concurrency))
-        direct_rps = await rps(get_direct, gets, concurrency)
+        direct_rps = await rps([get_direct] * concurrency, gets)
+        if chats:
+            chat_samples = await interleaved(chat_ways(client, servers, run), chats, 0)
     finally:
-        for process in (*servers, worker):
+        for process in processes:
             process.terminate()
             await asyncio.wait_for(process.wait(), 30)
-        for http in https.values():
-            await http.aclose()
+        sandbox.terminate()
+        sandbox.wait(timeout=10)
+        for server in servers:
+            await server.aclose()
         await client.aclose()
         await pool.close()
         for listening in sockets:
@@ -296,43 +318,82 @@ async def main(jobs: int, gets: int, concurrency: int, baseline: str | None) -> 
             exported.cleanup()
         await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
         await admin.close()
+    report(samples, requests, get_rps, direct_rps, chat_samples, baseline, jobs, gets, concurrency)
 
+
+def report(
+    samples: dict[str, list[float]],
+    requests: dict[str, list[float]],
+    get_rps: dict[str, list[float]],
+    direct_rps: float,
+    chat_samples: dict[str, list[float]],
+    baseline: str | None,
+    jobs: int,
+    gets: int,
+    concurrency: int,
+) -> None:
+    """Print the tables and the summary line."""
     base = p(samples["direct (Python client)"], 50)
     print(f"enqueue-to-result, {jobs} jobs per way, one at a time, interleaved")
-    print(f"{'':30}{'p50 ms':>10}{'p99 ms':>10}{'added p50':>12}")
+    print(f"{'':36}{'p50 ms':>10}{'p99 ms':>10}{'added p50':>12}")
     for name, values in samples.items():
         added = p(values, 50) - base
-        print(f"{name:30}{p(values, 50):>10.2f}{p(values, 99):>10.2f}{added:>12.2f}")
+        print(f"{name:36}{p(values, 50):>10.2f}{p(values, 99):>10.2f}{added:>12.2f}")
     print(f"one request by itself, {jobs} each, interleaved")
     for name, values in requests.items():
         print(f"{name:36}{p(values, 50):>10.2f}{p(values, 99):>10.2f}")
     print(f"GET /assistants/{{id}} warm, {gets} requests each, {concurrency} connections")
     mean_rps = {label: statistics.mean(values) for label, values in get_rps.items()}
     for label, value in mean_rps.items():
-        print(f"{label:30}{value:>10.0f} req/s")
-    print(f"{'in-process registry read':30}{direct_rps:>10.0f} req/s (baseline)")
+        print(f"{label:36}{value:>10.0f} req/s")
+    print(f"{'in-process registry read':36}{direct_rps:>10.0f} req/s")
+    chat_added: dict[str, float] = {}
+    if chat_samples:
+        print(f"chat turns on the sandbox, {len(chat_samples['client.chat'])} per way, interleaved")
+        for name, values in chat_samples.items():
+            against = "client.chat_stream" if "stream" in name else "client.chat"
+            added = p(values, 50) - p(chat_samples[against], 50)
+            chat_added[name] = added
+            print(f"{name:36}{p(values, 50):>10.2f}{p(values, 99):>10.2f}{added:>12.2f}")
+
+    def added(way: str) -> float:
+        return p(samples[way], 50) - base
+
     figures = {
+        "http_added_p50_ms": added("HTTP long-poll"),
+        "sse_added_p50_ms": added("HTTP SSE"),
+        "one_call_added_p50_ms": added("HTTP POST ?wait"),
+        "httpx_added_p50_ms": added("HTTP long-poll (httpx)"),
+        "httpx_sse_added_p50_ms": added("HTTP SSE (httpx)"),
+        "httpx_one_call_added_p50_ms": added("HTTP POST ?wait (httpx)"),
         "post_p50_ms": p(requests["HTTP POST /jobs"], 50),
-        "get_result_p50_ms": p(requests["HTTP GET result (finished)"], 50),
-        "http_added_p50_ms": p(samples["HTTP long-poll"], 50) - base,
-        "sse_added_p50_ms": p(samples["HTTP SSE"], 50) - base,
+        "get_result_p50_ms": p(requests["HTTP GET result"], 50),
         "get_rps": mean_rps["HTTP"],
+        "get_rps_httpx": mean_rps["HTTP (httpx)"],
     }
+    if chat_samples:
+        figures["chat_added_p50_ms"] = chat_added["HTTP POST /chat"]
+        figures["chat_stream_added_p50_ms"] = chat_added["HTTP POST /chat?stream=true"]
     if baseline:
-        label = f"HTTP {baseline}"
         figures |= {
-            "baseline_post_p50_ms": p(requests[f"{label} POST /jobs"], 50),
-            "baseline_get_result_p50_ms": p(requests[f"{label} GET result (finished)"], 50),
-            "baseline_http_added_p50_ms": p(samples[f"{label} long-poll"], 50) - base,
-            "baseline_sse_added_p50_ms": p(samples[f"{label} SSE"], 50) - base,
-            "baseline_get_rps": mean_rps[label],
+            "baseline_http_added_p50_ms": added(f"{baseline} long-poll"),
+            "baseline_sse_added_p50_ms": added(f"{baseline} SSE"),
+            "baseline_httpx_added_p50_ms": added(f"{baseline} long-poll (httpx)"),
+            "baseline_post_p50_ms": p(requests[f"{baseline} POST /jobs"], 50),
+            "baseline_get_result_p50_ms": p(requests[f"{baseline} GET result"], 50),
+            "baseline_get_rps": mean_rps[baseline],
         }
-    load = os.getloadavg()[0]
-    print(f"load average (1 min) at the end: {load:.1f} on {os.cpu_count()} cores")
+        if chat_samples:
+            figures["baseline_chat_added_p50_ms"] = chat_added[f"{baseline} POST /chat"]
+    load = os.getloadavg()
+    print(
+        f"load average at the end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} (1, 5, 15 min)"
+        f" on {os.cpu_count()} cores"
+    )
     print(
         "summary: "
         + " ".join(
-            f"{key}={value:.0f}" if key.endswith("rps") else f"{key}={value:.2f}"
+            f"{key}={value:.0f}" if "rps" in key else f"{key}={value:.2f}"
             for key, value in figures.items()
         )
     )
@@ -342,6 +403,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=200, help="jobs per way (default 200)")
     parser.add_argument("--gets", type=int, default=2000)
+    parser.add_argument("--chats", type=int, default=50, help="chat turns per way (0: none)")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--baseline", metavar="REF", help="also serve and measure git REF's API")
     parser.add_argument("--serve-worker", nargs=2, help=argparse.SUPPRESS)
@@ -352,4 +414,4 @@ if __name__ == "__main__":
     elif args.serve_api:
         serve_api(*args.serve_api)
     else:
-        asyncio.run(main(args.jobs, args.gets, args.concurrency, args.baseline))
+        asyncio.run(main(args.jobs, args.gets, args.concurrency, args.chats, args.baseline))

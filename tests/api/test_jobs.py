@@ -59,6 +59,36 @@ async def test_a_job_enqueued_over_http_runs_once_and_its_result_is_long_polled(
     assert [job["id"] for job in listed] == [job_id]
 
 
+async def test_one_request_enqueues_and_awaits_with_wait(
+    http: httpx.AsyncClient, settings: Settings
+) -> None:
+    body = {"payload": {"message": "at once"}}
+    job_id = ProbeJob(message="at once").job_id()
+    not_yet = await http.post("/jobs/test.probe", params={"wait": 0.2}, json=body)
+    assert not_yet.status_code == 202
+    assert not_yet.json()["id"] == job_id and not_yet.json()["status"] == "queued"
+    async with running_worker(settings):
+        done = await http.post("/jobs/test.probe", params={"wait": 20}, json=body)
+    assert done.status_code == 200
+    outcome = done.json()
+    assert outcome["job_id"] == job_id and outcome["status"] == "succeeded"
+    assert ProbeResult.model_validate(outcome["result"]) == ProbeResult(echo="at once", attempt=1)
+    # The same body again is the same (finished) job: its outcome at once, not a second run.
+    again = await http.post("/jobs/test.probe", params={"wait": 20}, json=body, timeout=10)
+    assert again.status_code == 200 and again.json() == outcome
+    assert (await http.get(f"/jobs/{job_id}/result")).json() == outcome
+    view = (await http.get(f"/jobs/{job_id}")).json()
+    assert view["attempts"] == 1 and view["outcome"] == outcome
+    key = {"Idempotency-Key": "one-call"}
+    first = await http.post("/jobs/test.probe", params={"wait": 0.1}, json=body, headers=key)
+    assert first.status_code == 200 and first.json() == outcome
+    other = {"payload": {"message": "another"}}
+    refused = await http.post("/jobs/test.probe", params={"wait": 20}, json=other, headers=key)
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "conflict"
+    negative = await http.post("/jobs/test.probe", params={"wait": -1}, json=body)
+    assert refusal(negative, 422) == {"query.wait": "Input should be greater than or equal to 0"}
+
+
 async def test_a_failed_job_gives_its_typed_error(
     http: httpx.AsyncClient, settings: Settings
 ) -> None:

@@ -3,12 +3,13 @@
 Every object is recorded in Postgres right after it exists, under a lock per object, so two
 jobs (or a job run again after its worker died) find it instead of making it twice. A create
 whose answer was lost (the call layer's `Ambiguous`) is reconciled before it is tried again:
-files by name, size and time window, vector stores by `metadata.cloned_from`.
+files by name, size and time window, vector stores by `metadata.cloned_from`. An upload is
+marked before it is sent (`created_once`), so one that landed before its worker died, its
+id never recorded, is found the same way by the next attempt instead of uploaded again.
 """
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 
 from openai.types import FileObject
@@ -16,7 +17,8 @@ from openai.types import FileObject
 from schemas.assistants import METADATA_MAX_KEYS
 from schemas.clone import CLONED_FROM_KEY, FileOutcome, PlannedFile, PlannedVectorStore
 from store import clone_state
-from worker.backends.calls import RECONCILE_WINDOW_S, reconciled
+from worker.backends.calls import reconciled
+from worker.backends.intents import created_once, unrecorded_upload
 from worker.backends.port import AssistantBackend
 from worker.backends.vector_stores import FileToAttach, IngestionTimedOut
 from worker.clone.file_sources import FileSourceResolver
@@ -71,27 +73,39 @@ class KnowledgeCopier:
                 )
             resolved = await self.resolver.resolve(source, vector_store_ids=store_ids)
             purpose = resolved.purpose if resolved.purpose in UPLOAD_PURPOSES else "assistants"
-            since = int(time.time()) - RECONCILE_WINDOW_S
 
-            async def find() -> FileObject | None:
-                found = await dst.find_uploaded(
-                    resolved.filename, resolved.blob.size, purpose=purpose, since=since
+            async def find(since: int) -> FileObject | None:
+                return await unrecorded_upload(
+                    db,
+                    dst,
+                    self.destination,
+                    resolved.filename,
+                    resolved.blob.size,
+                    purpose=purpose,
+                    since=since,
                 )
-                return found[0] if found else None
 
-            uploaded = await reconciled(
-                lambda: dst.upload(resolved.filename, resolved.blob, purpose=purpose), find
-            )
-            self.writes += 1
-            await clone_state.record_file(
+            async def record(uploaded: FileObject) -> None:
+                await clone_state.record_file(
+                    db,
+                    self.destination,
+                    source_id,
+                    uploaded.id,
+                    sha256=resolved.blob.sha256,
+                    size=resolved.blob.size,
+                    travel=resolved.travel.value,
+                )
+
+            uploaded, sent = await created_once(
                 db,
+                "file",
                 self.destination,
                 source_id,
-                uploaded.id,
-                sha256=resolved.blob.sha256,
-                size=resolved.blob.size,
-                travel=resolved.travel.value,
+                create=lambda: dst.upload(resolved.filename, resolved.blob, purpose=purpose),
+                find=find,
+                record=record,
             )
+            self.writes += sent
             self._note(source_id, uploaded.id, uploaded, resolved.travel.value)
             return uploaded.id
 

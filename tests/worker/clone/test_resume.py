@@ -120,3 +120,48 @@ async def test_a_worker_killed_at_each_step_leaves_no_duplicate(
     [store_id] = entry.spec.tool_resources.file_search.vector_store_ids  # type: ignore[union-attr]
     attached = await world.dst.client().vector_stores.files.list(store_id)
     assert sorted(f.status for f in attached.data) == ["completed"] * 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("in_process_worker", [False])
+@pytest.mark.parametrize("dst_style", ["assistants"])
+async def test_a_v2_assistant_made_before_its_record_is_found_not_made_again(
+    clone_world: CloneWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = clone_world
+    monkeypatch.setattr(CloneAssistantJob, "timeout_s", SHORT_TIMEOUT_S)
+    await seed(world)
+    state, project = world.dst.server.state, world.dst.project_id
+    first = start_worker(world)
+    try:
+        plan = await world.plan(include_file_search=True)
+        made = state.add_fault(
+            Fault(
+                kind="apply_then_hang",
+                method="POST",
+                path="/v1/assistants",
+                count=1,
+                project_id=project,
+            )
+        )
+        [handle] = await world.ferry.clones.apply(plan.plan_id)
+        while made.applied == 0:  # noqa: ASYNC110 - the assistant exists, its id unrecorded
+            await asyncio.sleep(0.02)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    state.clear_faults()
+    second = start_worker(world)
+    try:
+        result = await handle.result(timeout=60)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=30)
+    assert (await world.ferry.ledger_row(handle.job_id)).attempts == 2  # type: ignore[union-attr]
+    assert world.counts(world.dst) == {"assistant": 1, "file": 3, "vector_store": 1}
+    [remote] = (await world.dst.client().beta.assistants.list()).data
+    assert result.destination_id == remote.id
+    assert remote.metadata == {"cloned_from": plan.assistants[0].source_id}

@@ -318,6 +318,20 @@ async def record_vector_store(
         )
 
 
+async def recorded_vector_store_ids(
+    db: Database, destination: str, store_ids: list[str]
+) -> set[str]:
+    """Those of `store_ids` some copy to `destination` already records."""
+    async with connection(db) as conn:
+        rows = await conn.fetch(
+            "SELECT destination_vector_store_id FROM clone_vector_stores "
+            "WHERE destination = $1 AND destination_vector_store_id = ANY($2::text[])",
+            destination,
+            store_ids,
+        )
+    return {r["destination_vector_store_id"] for r in rows}
+
+
 async def copied_vector_store(
     db: Database, destination: str, source_vector_store_id: str
 ) -> str | None:

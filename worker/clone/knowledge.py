@@ -3,9 +3,10 @@
 Every object is recorded in Postgres right after it exists, under a lock per object, so two
 jobs (or a job run again after its worker died) find it instead of making it twice. A create
 whose answer was lost (the call layer's `Ambiguous`) is reconciled before it is tried again:
-files by name, size and time window, vector stores by `metadata.cloned_from`. An upload is
-marked before it is sent (`created_once`), so one that landed before its worker died, its
-id never recorded, is found the same way by the next attempt instead of uploaded again.
+files by name, size and time window, vector stores by `metadata.cloned_from`. An upload and a
+store create are marked before they are sent (`created_once`), so one that landed before its
+worker died, its id never recorded, is found by the next attempt instead of made again (an
+untagged store, its 16 metadata keys full: by name and metadata since the mark).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from openai.types import FileObject
 from schemas.assistants import METADATA_MAX_KEYS
 from schemas.clone import CLONED_FROM_KEY, FileOutcome, PlannedFile, PlannedVectorStore
 from store import clone_state
-from worker.backends.calls import reconciled
 from worker.backends.intents import created_once, unrecorded_upload
 from worker.backends.port import AssistantBackend
 from worker.backends.vector_stores import FileToAttach, IngestionTimedOut
@@ -147,19 +147,48 @@ class KnowledgeCopier:
                     tagged = await stores.find_by_metadata(CLONED_FROM_KEY, planned.source_id)
                     return tagged[0] if tagged else None
 
+                async def find_since(since: int) -> object | None:
+                    if CLONED_FROM_KEY in metadata:
+                        return await find()
+                    # Untagged (16 metadata keys): the same name and metadata, made since
+                    # the mark and mapped to no other source store.
+                    made = [
+                        s
+                        for s in await stores.list_all()
+                        if s.created_at >= since
+                        and s.name == planned.name
+                        and dict(s.metadata or {}) == metadata
+                    ]
+                    known = await clone_state.recorded_vector_store_ids(
+                        db, self.destination, [s.id for s in made]
+                    )
+                    return next((s for s in reversed(made) if s.id not in known), None)
+
+                async def record(made: object) -> None:
+                    await clone_state.record_vector_store(
+                        db,
+                        self.destination,
+                        planned.source_id,
+                        made.id,  # type: ignore[attr-defined]
+                    )
+
                 found = await find()
                 if found is None:
-                    found = await reconciled(
-                        lambda: stores.create(
+                    found, sent = await created_once(
+                        db,
+                        "vector_store",
+                        self.destination,
+                        planned.source_id,
+                        create=lambda: stores.create(
                             planned.name, metadata=metadata, expires_after=planned.expires_after
                         ),
-                        find,
+                        find=find_since,
+                        record=record,
                     )
-                    self.writes += 1
+                    self.writes += sent
+                else:
+                    await record(found)
                 store_id = found.id  # type: ignore[attr-defined]
-                await clone_state.record_vector_store(
-                    db, self.destination, planned.source_id, store_id
-                )
             elif store.name != planned.name or dict(store.metadata or {}) != metadata:
                 await stores.update(
                     store_id,

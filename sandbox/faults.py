@@ -9,7 +9,10 @@ Kinds:
 - `hang`: never answer (until the client gives up and disconnects, or `hang_ms` passes);
 - `drop`: close the connection without answering, handler not run;
 - `apply_then_drop`: run the handler (the object is created) and close the connection
-  before the answer is sent: the client cannot know its create succeeded.
+  before the answer is sent: the client cannot know its create succeeded;
+- `apply_then_hang`: run the handler, swallow its answer and then hang as `hang` does: the
+  object exists and the client is still waiting (a worker killed there never learnt its id).
+  `applied` counts the requests whose handler has run, for a test to wait on.
 
 With no fault set the middleware costs one `if`.
 """
@@ -25,7 +28,7 @@ from typing import Any
 
 from sandbox.errors import APIError
 
-KINDS = ("latency", "error", "hang", "drop", "apply_then_drop")
+KINDS = ("latency", "error", "hang", "drop", "apply_then_drop", "apply_then_hang")
 
 _ERRORS = {
     500: ("The server had an error while processing your request. Sorry about that!", None),
@@ -51,6 +54,7 @@ class Fault:
     seed: int | None = None
     id: str = field(default_factory=lambda: f"fault_{secrets.token_hex(6)}")
     fired: int = 0
+    applied: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -64,7 +68,7 @@ class Fault:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Fault:
-        known = {k: v for k, v in data.items() if k not in ("id", "fired")}
+        known = {k: v for k, v in data.items() if k not in ("id", "fired", "applied")}
         return cls(**known)
 
     def to_dict(self) -> dict[str, Any]:
@@ -144,13 +148,17 @@ async def apply(faults: list[Fault], app: Any, scope: Any, receive: Any, send: A
         await _hang(receive, terminal.hang_ms / 1000.0)
     elif terminal.kind == "drop":
         _drop(receive)
-    else:  # apply_then_drop: the handler's answer is swallowed, then the connection goes
+    else:  # apply_then_*: the handler's answer is swallowed, then the connection goes or hangs
 
         async def swallow(message: Any) -> None:
             return None
 
         await app(scope, receive, swallow)
-        _drop(receive)
+        terminal.applied += 1
+        if terminal.kind == "apply_then_hang":
+            await _hang(receive, terminal.hang_ms / 1000.0)
+        else:
+            _drop(receive)
     return False
 
 

@@ -281,6 +281,18 @@ async def file_with_bytes(db: Database, destination: str, sha256: str) -> FileCo
     return FileCopy(**dict(row)) if row else None
 
 
+async def recorded_file_ids(db: Database, destination: str, file_ids: list[str]) -> set[str]:
+    """Those of `file_ids` some copy to `destination` already records."""
+    async with connection(db) as conn:
+        rows = await conn.fetch(
+            "SELECT destination_file_id FROM clone_files "
+            "WHERE destination = $1 AND destination_file_id = ANY($2::text[])",
+            destination,
+            file_ids,
+        )
+    return {r["destination_file_id"] for r in rows}
+
+
 async def forget_file(db: Database, destination: str, source_file_id: str) -> bool:
     """Drop a file copy found gone at the destination; the next run copies it again."""
     async with connection(db) as conn:
@@ -310,6 +322,20 @@ async def record_vector_store(
             source_vector_store_id,
             destination_vector_store_id,
         )
+
+
+async def recorded_vector_store_ids(
+    db: Database, destination: str, store_ids: list[str]
+) -> set[str]:
+    """Those of `store_ids` some copy to `destination` already records."""
+    async with connection(db) as conn:
+        rows = await conn.fetch(
+            "SELECT destination_vector_store_id FROM clone_vector_stores "
+            "WHERE destination = $1 AND destination_vector_store_id = ANY($2::text[])",
+            destination,
+            store_ids,
+        )
+    return {r["destination_vector_store_id"] for r in rows}
 
 
 async def copied_vector_store(

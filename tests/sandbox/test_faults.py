@@ -83,6 +83,16 @@ async def test_apply_then_drop_creates_but_the_client_never_knows(sandbox_projec
     assert counted[("POST", "/v1/files", 0)] >= 1
 
 
+async def test_apply_then_hang_creates_and_keeps_the_client_waiting(sandbox_project) -> None:
+    fault = _mine(sandbox_project, kind="apply_then_hang", method="POST", path="/v1/files", count=1)
+    client = sandbox_project.client(timeout=0.5)
+    with pytest.raises(openai.APITimeoutError):
+        await client.files.create(file=("held.txt", b"held"), purpose="assistants")
+    assert fault.applied == 1
+    listed = [f async for f in client.files.list()]
+    assert [f.filename for f in listed] == ["held.txt"]
+
+
 async def test_count_fires_exactly_n_times_then_retires(sandbox_project) -> None:
     fault = _mine(sandbox_project, kind="error", path="/v1/files", count=2)
     client = sandbox_project.client()

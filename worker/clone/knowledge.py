@@ -3,12 +3,14 @@
 Every object is recorded in Postgres right after it exists, under a lock per object, so two
 jobs (or a job run again after its worker died) find it instead of making it twice. A create
 whose answer was lost (the call layer's `Ambiguous`) is reconciled before it is tried again:
-files by name, size and time window, vector stores by `metadata.cloned_from`.
+files by name, size and time window, vector stores by `metadata.cloned_from`. An upload and a
+store create are marked before they are sent (`created_once`), so one that landed before its
+worker died, its id never recorded, is found by the next attempt instead of made again (an
+untagged store, its 16 metadata keys full: by name and metadata since the mark).
 """
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 
 from openai.types import FileObject
@@ -16,7 +18,7 @@ from openai.types import FileObject
 from schemas.assistants import METADATA_MAX_KEYS
 from schemas.clone import CLONED_FROM_KEY, FileOutcome, PlannedFile, PlannedVectorStore
 from store import clone_state
-from worker.backends.calls import RECONCILE_WINDOW_S, reconciled
+from worker.backends.intents import created_once, unrecorded_upload
 from worker.backends.port import AssistantBackend
 from worker.backends.vector_stores import DONE, FileToAttach, IngestionTimedOut
 from worker.clone.file_sources import FileSourceResolver
@@ -73,27 +75,39 @@ class KnowledgeCopier:
                 )
             resolved = await self.resolver.resolve(source, vector_store_ids=store_ids)
             purpose = resolved.purpose if resolved.purpose in UPLOAD_PURPOSES else "assistants"
-            since = int(time.time()) - RECONCILE_WINDOW_S
 
-            async def find() -> FileObject | None:
-                found = await dst.find_uploaded(
-                    resolved.filename, resolved.blob.size, purpose=purpose, since=since
+            async def find(since: int) -> FileObject | None:
+                return await unrecorded_upload(
+                    db,
+                    dst,
+                    self.destination,
+                    resolved.filename,
+                    resolved.blob.size,
+                    purpose=purpose,
+                    since=since,
                 )
-                return found[0] if found else None
 
-            uploaded = await reconciled(
-                lambda: dst.upload(resolved.filename, resolved.blob, purpose=purpose), find
-            )
-            self.writes += 1
-            await clone_state.record_file(
+            async def record(uploaded: FileObject) -> None:
+                await clone_state.record_file(
+                    db,
+                    self.destination,
+                    source_id,
+                    uploaded.id,
+                    sha256=resolved.blob.sha256,
+                    size=resolved.blob.size,
+                    travel=resolved.travel.value,
+                )
+
+            uploaded, sent = await created_once(
                 db,
+                "file",
                 self.destination,
                 source_id,
-                uploaded.id,
-                sha256=resolved.blob.sha256,
-                size=resolved.blob.size,
-                travel=resolved.travel.value,
+                create=lambda: dst.upload(resolved.filename, resolved.blob, purpose=purpose),
+                find=find,
+                record=record,
             )
+            self.writes += sent
             self._note(source_id, uploaded.id, uploaded, resolved.travel.value)
             return uploaded.id
 
@@ -149,19 +163,48 @@ class KnowledgeCopier:
                     tagged = await stores.find_by_metadata(CLONED_FROM_KEY, planned.source_id)
                     return tagged[0] if tagged else None
 
+                async def find_since(since: int) -> object | None:
+                    if CLONED_FROM_KEY in metadata:
+                        return await find()
+                    # Untagged (16 metadata keys): the same name and metadata, made since
+                    # the mark and mapped to no other source store.
+                    made = [
+                        s
+                        for s in await stores.list_all()
+                        if s.created_at >= since
+                        and s.name == planned.name
+                        and dict(s.metadata or {}) == metadata
+                    ]
+                    known = await clone_state.recorded_vector_store_ids(
+                        db, self.destination, [s.id for s in made]
+                    )
+                    return next((s for s in reversed(made) if s.id not in known), None)
+
+                async def record(made: object) -> None:
+                    await clone_state.record_vector_store(
+                        db,
+                        self.destination,
+                        planned.source_id,
+                        made.id,  # type: ignore[attr-defined]
+                    )
+
                 found = await find()
                 if found is None:
-                    found = await reconciled(
-                        lambda: stores.create(
+                    found, sent = await created_once(
+                        db,
+                        "vector_store",
+                        self.destination,
+                        planned.source_id,
+                        create=lambda: stores.create(
                             planned.name, metadata=metadata, expires_after=planned.expires_after
                         ),
-                        find,
+                        find=find_since,
+                        record=record,
                     )
-                    self.writes += 1
+                    self.writes += sent
+                else:
+                    await record(found)
                 store_id = found.id  # type: ignore[attr-defined]
-                await clone_state.record_vector_store(
-                    db, self.destination, planned.source_id, store_id
-                )
             elif store is not None and (
                 store.name != planned.name or dict(store.metadata or {}) != metadata
             ):

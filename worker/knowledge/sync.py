@@ -5,12 +5,13 @@ Seed 004's manager kept a path → file-id cache in a JSON file; here the map is
 however many assistants, paths or applies name it, and a changed file is a new hash. Each
 remote object is recorded right after it exists and a create whose answer was lost is
 reconciled first (files by name, size and time; the store by its metadata tag), so a job run
-again never duplicates. A second sync with nothing changed makes no write request.
+again never duplicates; an upload is marked before it is sent (`created_once`), so one that
+landed before its worker died unrecorded is found, not uploaded again. A second sync with
+nothing changed makes no write request.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from openai.types import FileObject, VectorStore
@@ -26,7 +27,8 @@ from schemas.knowledge import (
 )
 from store import clone_state, knowledge_stores, registry, registry_writes
 from store.knowledge_stores import local_source_id
-from worker.backends.calls import RECONCILE_WINDOW_S, reconciled
+from worker.backends.calls import reconciled
+from worker.backends.intents import created_once, unrecorded_upload
 from worker.backends.knowledge import Knowledge
 from worker.backends.port import AssistantBackend
 from worker.backends.vector_stores import FileToAttach, IngestionTimedOut
@@ -69,27 +71,34 @@ class KnowledgeSync:
                     detail={"code": "blob_missing", "file": file.name},
                 )
             name = file.name.rsplit("/", 1)[-1]
-            since = int(time.time()) - RECONCILE_WINDOW_S
+            source_id = local_source_id(file.sha256)
 
-            async def find() -> FileObject | None:
-                found = await files.find_uploaded(
-                    name, blob.size, purpose="assistants", since=since
+            async def find(since: int) -> FileObject | None:
+                return await unrecorded_upload(
+                    db, files, profile, name, blob.size, purpose="assistants", since=since
                 )
-                return found[0] if found else None
 
-            uploaded = await reconciled(
-                lambda: files.upload(name, blob, purpose="assistants"), find
-            )
-            self.writes += 1
-            await clone_state.record_file(
+            async def record(uploaded: FileObject) -> None:
+                await clone_state.record_file(
+                    db,
+                    profile,
+                    source_id,
+                    uploaded.id,
+                    sha256=file.sha256,
+                    size=blob.size,
+                    travel=LOCAL_TRAVEL,
+                )
+
+            uploaded, sent = await created_once(
                 db,
+                "file",
                 profile,
-                local_source_id(file.sha256),
-                uploaded.id,
-                sha256=file.sha256,
-                size=blob.size,
-                travel=LOCAL_TRAVEL,
+                source_id,
+                create=lambda: files.upload(name, blob, purpose="assistants"),
+                find=find,
+                record=record,
             )
+            self.writes += sent
             return uploaded.id, True
 
     async def store(self) -> tuple[str, bool, dict[str, Any] | None]:

@@ -46,12 +46,12 @@ def start_worker(world: CloneWorld) -> subprocess.Popen[bytes]:
     )
 
 
-async def seed(world: CloneWorld) -> str:
+async def seed(world: CloneWorld, store_metadata: dict[str, str] | None = None) -> str:
     c = world.src_client
     ids = []
     for name in ("a.txt", "b.txt", "c.txt"):
         ids.append((await c.files.create(file=(name, name.encode() * 20), purpose="assistants")).id)
-    store = await c.vector_stores.create(name="KB")
+    store = await c.vector_stores.create(name="KB", metadata=store_metadata or {})
     await c.vector_stores.file_batches.create(store.id, file_ids=ids)
     made = await c.beta.assistants.create(
         name="Helper",
@@ -65,16 +65,19 @@ async def seed(world: CloneWorld) -> str:
 @pytest.mark.slow
 @pytest.mark.parametrize("in_process_worker", [False])
 @pytest.mark.parametrize(
-    ("method", "path"),
+    ("method", "path", "kind"),
     [
-        ("POST", "/v1/files"),  # killed mid-upload
-        ("POST", "/v1/vector_stores"),  # files uploaded, store not made
-        ("POST", "/v1/vector_stores/*/file_batches"),  # store made, files not attached
-        ("GET", "/v1/vector_stores/*/files"),  # attached, waiting for ingestion
+        ("POST", "/v1/files", "hang"),  # killed mid-upload
+        # The upload landed, its id not yet recorded: the re-run must find it, not upload again.
+        ("POST", "/v1/files", "apply_then_hang"),
+        ("POST", "/v1/vector_stores", "hang"),  # files uploaded, store not made
+        ("POST", "/v1/vector_stores", "apply_then_hang"),  # store made, not recorded
+        ("POST", "/v1/vector_stores/*/file_batches", "hang"),  # store made, files not attached
+        ("GET", "/v1/vector_stores/*/files", "hang"),  # attached, waiting for ingestion
     ],
 )
 async def test_a_worker_killed_at_each_step_leaves_no_duplicate(
-    clone_world: CloneWorld, monkeypatch: pytest.MonkeyPatch, method: str, path: str
+    clone_world: CloneWorld, monkeypatch: pytest.MonkeyPatch, method: str, path: str, kind: str
 ) -> None:
     world = clone_world
     monkeypatch.setattr(CloneAssistantJob, "timeout_s", SHORT_TIMEOUT_S)
@@ -90,11 +93,12 @@ async def test_a_worker_killed_at_each_step_leaves_no_duplicate(
                 Fault(kind="latency", method=method, path=path, count=skip, project_id=project)
             )
         hang = state.add_fault(
-            Fault(kind="hang", method=method, path=path, count=1, project_id=project)
+            Fault(kind=kind, method=method, path=path, count=1, project_id=project)
         )
         [handle] = await world.ferry.clones.apply(plan.plan_id)
-        # The sandbox runs in a thread of this process: its fault counter is the event.
-        while hang.fired == 0:  # noqa: ASYNC110 - the worker is inside the step
+        # The sandbox runs in a thread of this process: its fault counters are the event
+        # (`applied`: the object exists at the destination, the answer held back).
+        while (hang.applied if kind == "apply_then_hang" else hang.fired) == 0:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
         first.send_signal(signal.SIGKILL)
         first.wait()
@@ -115,4 +119,97 @@ async def test_a_worker_killed_at_each_step_leaves_no_duplicate(
     [entry] = await registry.list_entries(world.ferry.db, "dst")
     [store_id] = entry.spec.tool_resources.file_search.vector_store_ids  # type: ignore[union-attr]
     attached = await world.dst.client().vector_stores.files.list(store_id)
+    assert sorted(f.status for f in attached.data) == ["completed"] * 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("in_process_worker", [False])
+@pytest.mark.parametrize("dst_style", ["assistants"])
+async def test_a_v2_assistant_made_before_its_record_is_found_not_made_again(
+    clone_world: CloneWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = clone_world
+    monkeypatch.setattr(CloneAssistantJob, "timeout_s", SHORT_TIMEOUT_S)
+    await seed(world)
+    state, project = world.dst.server.state, world.dst.project_id
+    first = start_worker(world)
+    try:
+        plan = await world.plan(include_file_search=True)
+        made = state.add_fault(
+            Fault(
+                kind="apply_then_hang",
+                method="POST",
+                path="/v1/assistants",
+                count=1,
+                project_id=project,
+            )
+        )
+        [handle] = await world.ferry.clones.apply(plan.plan_id)
+        while made.applied == 0:  # noqa: ASYNC110 - the assistant exists, its id unrecorded
+            await asyncio.sleep(0.02)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    state.clear_faults()
+    second = start_worker(world)
+    try:
+        result = await handle.result(timeout=60)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=30)
+    assert (await world.ferry.ledger_row(handle.job_id)).attempts == 2  # type: ignore[union-attr]
+    assert world.counts(world.dst) == {"assistant": 1, "file": 3, "vector_store": 1}
+    [remote] = (await world.dst.client().beta.assistants.list()).data
+    assert result.destination_id == remote.id
+    assert remote.metadata == {"cloned_from": plan.assistants[0].source_id}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("in_process_worker", [False])
+async def test_an_untagged_store_made_before_its_record_is_found_not_made_again(
+    clone_world: CloneWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = clone_world
+    monkeypatch.setattr(CloneAssistantJob, "timeout_s", SHORT_TIMEOUT_S)
+    # 16 metadata keys: no room for `cloned_from`, so no tag to find the copy by.
+    full = {f"k{i:02}": str(i) for i in range(16)}
+    await seed(world, store_metadata=full)
+    state, project = world.dst.server.state, world.dst.project_id
+    first = start_worker(world)
+    try:
+        plan = await world.plan(include_file_search=True)
+        made = state.add_fault(
+            Fault(
+                kind="apply_then_hang",
+                method="POST",
+                path="/v1/vector_stores",
+                count=1,
+                project_id=project,
+            )
+        )
+        [handle] = await world.ferry.clones.apply(plan.plan_id)
+        while made.applied == 0:  # noqa: ASYNC110 - the store exists, its id unrecorded
+            await asyncio.sleep(0.02)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    state.clear_faults()
+    second = start_worker(world)
+    try:
+        result = await handle.result(timeout=60)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=30)
+    assert result.status == "created"
+    assert (await world.ferry.ledger_row(handle.job_id)).attempts == 2  # type: ignore[union-attr]
+    assert world.counts(world.dst) == {"file": 3, "vector_store": 1}
+    [store] = (await world.dst.client().vector_stores.list()).data
+    assert store.metadata == full
+    attached = await world.dst.client().vector_stores.files.list(store.id)
     assert sorted(f.status for f in attached.data) == ["completed"] * 3

@@ -47,16 +47,23 @@ def start_worker(world: KnowledgeWorld) -> subprocess.Popen[bytes]:
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("kb_in_process_worker", [False])
 @pytest.mark.parametrize(
-    ("method", "path"),
+    ("method", "path", "kind"),
     [
-        ("POST", "/v1/files"),  # killed mid-upload (the first file landed)
-        ("POST", "/v1/vector_stores"),  # files uploaded, store not made
-        ("POST", "/v1/vector_stores/*/file_batches"),  # store made, files not attached
-        ("GET", "/v1/vector_stores/*/files"),  # attached, waiting for ingestion
+        ("POST", "/v1/files", "hang"),  # killed mid-upload (the first file landed)
+        # The second upload landed too, its id not yet recorded: found, not uploaded again.
+        ("POST", "/v1/files", "apply_then_hang"),
+        ("POST", "/v1/vector_stores", "hang"),  # files uploaded, store not made
+        ("POST", "/v1/vector_stores", "apply_then_hang"),  # store made, not recorded
+        ("POST", "/v1/vector_stores/*/file_batches", "hang"),  # store made, files not attached
+        ("GET", "/v1/vector_stores/*/files", "hang"),  # attached, waiting for ingestion
     ],
 )
 async def test_a_worker_killed_at_each_step_leaves_no_duplicate(
-    knowledge_world: KnowledgeWorld, monkeypatch: pytest.MonkeyPatch, method: str, path: str
+    knowledge_world: KnowledgeWorld,
+    monkeypatch: pytest.MonkeyPatch,
+    method: str,
+    path: str,
+    kind: str,
 ) -> None:
     world = knowledge_world
     monkeypatch.setattr(KnowledgeSyncJob, "timeout_s", SHORT_TIMEOUT_S)
@@ -74,11 +81,12 @@ async def test_a_worker_killed_at_each_step_leaves_no_duplicate(
                 Fault(kind="latency", method=method, path=path, count=skip, project_id=project)
             )
         hang = state.add_fault(
-            Fault(kind="hang", method=method, path=path, count=1, project_id=project)
+            Fault(kind=kind, method=method, path=path, count=1, project_id=project)
         )
         handle = await world.enqueue(["*.txt"])
-        # The sandbox runs in a thread of this process: its fault counter is the event.
-        while hang.fired == 0:  # noqa: ASYNC110 - the worker is inside the step
+        # The sandbox runs in a thread of this process: its fault counters are the event
+        # (`applied`: the object exists at the destination, the answer held back).
+        while (hang.applied if kind == "apply_then_hang" else hang.fired) == 0:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
         first.send_signal(signal.SIGKILL)
         first.wait()

@@ -24,7 +24,7 @@ async def forget_everything_redis_knows(ferry: FerryClient) -> None:
 
 async def sweep_now(ferry: FerryClient, db: asyncpg.Pool) -> dict[str, int]:
     return await sweep(
-        LedgerBatch(db), ferry.redis, ferry.keys, queued_grace_s=10, running_grace_s=10
+        LedgerBatch(db), ferry.redis, ferry.keys, queued_grace_s=10, running_grace_s=10, lease_s=10
     )
 
 

@@ -58,7 +58,13 @@ async def run_assistant(ctx: JobContext, job: CloneAssistantJob) -> AssistantClo
         if planned.operation is Operation.blocked:
             raise JobFailure("; ".join(planned.problems), detail={"code": "blocked"})
         limit = ctx.settings.max_concurrency
-        async with slot(ctx.redis, ctx.keys.clone_slots, ctx.job_id, limit=limit):
+        async with slot(
+            ctx.redis,
+            ctx.keys.clone_slots,
+            ctx.job_id,
+            limit=limit,
+            lease_s=ctx.settings.job_lease_s,
+        ):
             result = await Applier(ctx, plan, planned).run()
     except Retry:
         raise  # handed back to the queue (a long rate-limit wait): not a failure

@@ -65,6 +65,10 @@ class RedisKeys:
         """Taken by the first worker process to sweep in interval number `slot`."""
         return f"{self.prefix}:sweeper:tick:{slot}"
 
+    def sweeper_unheld(self, job_id: str) -> str:
+        """When the sweeper first found running job `job_id` held by no worker (ms)."""
+        return f"{self.prefix}:sweeper:unheld:{job_id}"
+
     # --- the assistant registry's config cache (worker/registry.py, store/registry_writes.py) ---
 
     def assistant_config(self, profile: str, name: str) -> str:

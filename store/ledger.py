@@ -183,15 +183,15 @@ async def queued_before(
     )
 
 
-async def running_past_timeout(
-    conn: asyncpg.Pool | asyncpg.Connection, *, grace_s: float, limit: int = 500
+async def running_since(
+    conn: asyncpg.Pool | asyncpg.Connection, *, older_than_s: float, limit: int = 500
 ) -> list[LedgerJob]:
-    """Jobs `running` for longer than their timeout plus `grace_s`."""
+    """Jobs `running` since more than `older_than_s` ago."""
     return await _select(
         conn,
-        "status = 'running' AND started_at < now() - make_interval(secs => timeout_s + $1)",
+        "status = 'running' AND started_at < now() - make_interval(secs => $1)",
         "started_at",
-        grace_s,
+        older_than_s,
         limit=limit,
     )
 

@@ -39,7 +39,9 @@ class ProbeJob(Job[ProbeResult]):
     result_model: ClassVar[type[BaseModel]] = ProbeResult
 
     message: str
-    action: Literal["echo", "fail", "crash", "sleep", "retry", "inner_timeout"] = "echo"
+    action: Literal["echo", "fail", "crash", "sleep", "sleep_first", "retry", "inner_timeout"] = (
+        "echo"
+    )
     seconds: float = 0.0
     count: int = 1
 
@@ -47,6 +49,13 @@ class ProbeJob(Job[ProbeResult]):
 class BulkProbeJob(ProbeJob):
     kind: ClassVar[str] = "test.bulk_probe"
     queue: ClassVar[Queue] = Queue.clone
+
+
+class LongProbeJob(ProbeJob):
+    """A kind with a clone-sized timeout: its recovery must not wait for it."""
+
+    kind: ClassVar[str] = "test.long_probe"
+    timeout_s: ClassVar[int] = 1800
 
 
 def runs_key(ctx: JobContext) -> str:
@@ -59,7 +68,7 @@ async def run_probe(ctx: JobContext, job: ProbeJob) -> ProbeResult:
         raise JobFailure(f"asked to fail: {job.message}", detail={"code": "probe_failed"})
     if job.action == "crash":
         raise RuntimeError(f"asked to crash: {job.message}")
-    if job.action == "sleep":
+    if job.action == "sleep" or (job.action == "sleep_first" and ctx.attempt == 1):
         await asyncio.sleep(job.seconds)
     if job.action == "inner_timeout":
         async with asyncio.timeout(0.01):
@@ -72,6 +81,7 @@ async def run_probe(ctx: JobContext, job: ProbeJob) -> ProbeResult:
 PROBE_HANDLERS: list[JobHandler[Any]] = [
     JobHandler(ProbeJob, run_probe),
     JobHandler(BulkProbeJob, run_probe),
+    JobHandler(LongProbeJob, run_probe),
 ]
 
 

@@ -59,6 +59,7 @@ WORKER_PACKAGES = {
         "worker.backends",
         "worker.blobs",
         "worker.kinds",
+        "worker.lease",
         "worker.openai",
         "worker.registry",
         "worker.settings",

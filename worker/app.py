@@ -32,7 +32,7 @@ from worker.kinds import JobHandler
 from worker.ledger_batch import LedgerBatch
 from worker.openai.clients import OpenAIClients
 from worker.registry import start_config_cache, stop_config_cache
-from worker.runner import arq_functions, lease_s
+from worker.runner import arq_functions
 from worker.settings import Settings
 from worker.sweeper import Sweeper
 
@@ -134,20 +134,23 @@ def worker_settings(
         "burst": burst,
         # Ferry's outcomes live in the ledger; arq's copy serves arq's own tools for a day.
         "keep_result": 86_400,
-        "lease_s": lease_s(queue_handlers),
+        "lease_s": settings.job_lease_s,
         "wake_key": keys.queue_wake(queue) if queue in WOKEN_QUEUES else None,
     }
 
 
 class FerryWorker(Worker):
-    """arq's worker on a shared Redis pool, with the kind's lease and unreadable ids dropped."""
+    """arq's worker on a shared Redis pool, with a renewed lease and unreadable ids dropped."""
 
     def __init__(self, *, lease_s: float, wake_key: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        # arq derives the lease from the longest function timeout; Ferry's runner narrows it
-        # per job to the kind's own timeout as soon as the job starts.
+        # arq leases a started job for its longest function timeout; Ferry's runner keeps a
+        # short lease alive instead (worker/runner.py), so a dead worker's job is taken again
+        # within one lease. This is the lease until the run's first heartbeat.
         self.in_progress_timeout_s = lease_s
-        self.ctx = {**self.ctx, "lease_ms": int(lease_s * 1000)}
+        # Jobs whose run stopped because another run has them: arq must leave their keys.
+        self._superseded: set[str] = set()
+        self.ctx = {**self.ctx, "superseded": self._superseded}
         # A woken queue waits on its wake list instead of arq's sleep between polls.
         self._wake_key, self._idle_wait_s = wake_key, self.poll_delay_s
         if wake_key is not None and not self.burst:
@@ -225,6 +228,14 @@ class FerryWorker(Worker):
                 pipe.exists(in_progress_key_prefix + raw.decode())
             started = await pipe.execute()
         return [raw for raw, taken in zip(left, started, strict=True) if not taken]
+
+    async def finish_job(self, job_id: str, *args: Any, **kwargs: Any) -> None:
+        """arq's bookkeeping at a job's end, except for a run another run superseded: the
+        queue entry, job body and in-progress key are the newer run's."""
+        if job_id in self._superseded:
+            self._superseded.discard(job_id)
+            return
+        await super().finish_job(job_id, *args, **kwargs)
 
     def settle_slots(self) -> None:
         """Give back job slots an outage took between claiming a job and starting it."""

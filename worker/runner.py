@@ -5,13 +5,22 @@ retried later (arq's `Retry`, which Ferry does not count as an attempt), and a f
 outcome is written until it lands. A job whose outcome exists (in Redis or the ledger) is
 never run again. Attempts are counted in the ledger, so arq's own count of tries (which an
 outage also bumps) decides nothing.
+
+A started job is leased to its worker by arq's in-progress key, which the worker keeps alive
+(a heartbeat, `job_lease_s`) for as long as the job runs: a worker that dies stops renewing,
+and once the key expires arq's next poll (on any worker) starts the job again, within about
+one lease whatever the kind's timeout. Each run marks the key with a token of its own, so a
+run that finds another's token there knows the job was started again meanwhile (its worker
+lost the lease: Redis unreachable or the process stalled for a whole lease): it stops at once,
+leaving the job, its keys and its ledger row to the newer run, and publishes nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,15 +38,22 @@ from store import ledger as ledger_store
 from store.ledger import LedgerJob
 from store.outages import OUTAGES
 from worker.kinds import JobContext, JobFailure, JobHandler
+from worker.lease import renewing
 from worker.ledger_batch import LedgerBatch
 from worker.outcomes import failed, publish, push, record
 
 log = structlog.get_logger("ferry.worker")
 
-# How long a started job stays leased to its worker (arq's in-progress key) past the kind's
-# timeout; if the worker dies, arq runs the job again once the lease ends, so recovery takes
-# at most the kind's timeout plus this.
-LEASE_MARGIN_S = 10
+# KEYS: the job's in-progress key. ARGV: this run's token, the lease (ms), 1 on the first
+# beat. Renews this run's lease; takes a lease that expired unclaimed back, and on the first
+# beat takes over arq's unmarked '1' (set by this worker's arq just before the run). 0 when
+# the key holds another run's mark: the job was started again elsewhere.
+_HEARTBEAT = """
+local held = redis.call('GET', KEYS[1])
+if held and held ~= ARGV[1] and not (ARGV[3] == '1' and held == '1') then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
 # arq's deadline on the whole coroutine: Ferry's own timeout fires first; the rest is time to
 # record the outcome through an outage.
 ARQ_TIMEOUT_MARGIN_S = 5 + 60
@@ -65,9 +81,41 @@ def arq_functions(handlers: Sequence[JobHandler[Any]]) -> list[Function]:
     return functions
 
 
-def lease_s(handlers: Sequence[JobHandler[Any]]) -> float:
-    """The in-progress lease arq gives a job before Ferry's runner sets the kind's own."""
-    return max([REJECT_TIMEOUT_S, *(h.model.timeout_s for h in handlers)]) + LEASE_MARGIN_S
+class JobLease:
+    """A running job's heartbeat on arq's in-progress key (see the module's docstring)."""
+
+    def __init__(self, ctx: dict[str, Any]) -> None:
+        self._redis = ctx["redis"]
+        self._key = in_progress_key_prefix + ctx["job_id"]
+        self._lease_s: float = ctx["settings"].job_lease_s
+        self._token = f"run:{uuid.uuid4().hex}"
+        self._first = True
+        self.lost = False
+        # Set once the run has its outcome: from then on it finishes whatever happens.
+        self.final = False
+
+    async def _beat(self) -> bool:
+        first, self._first = self._first, False
+        held = await self._redis.eval(
+            _HEARTBEAT, 1, self._key, self._token, int(self._lease_s * 1000), "1" if first else "0"
+        )
+        return bool(held)
+
+    @contextlib.asynccontextmanager
+    async def kept(self) -> AsyncIterator[None]:
+        """Renew the lease for the block; if another run takes the job, cancel the block."""
+        task = asyncio.current_task()
+        assert task is not None
+
+        def stop() -> None:
+            if not self.final:
+                self.lost = True
+                task.cancel()
+
+        async with renewing(
+            self._beat, lease_s=self._lease_s, what=f"job {self._key}", on_lost=stop, at_once=True
+        ):
+            yield
 
 
 def _retry_later(ctx: dict[str, Any], job_id: str, error: BaseException) -> Retry:
@@ -85,21 +133,9 @@ def _retry_later(ctx: dict[str, Any], job_id: str, error: BaseException) -> Retr
 async def _begin(
     ctx: dict[str, Any], model: type[Job], job_id: str, envelope: Any
 ) -> LedgerJob | JobOutcome:
-    """Take the job's lease and count the attempt, or find the outcome it already has."""
+    """Count the attempt, or find the outcome the job already has."""
     redis, keys = ctx["redis"], ctx["keys"]
-    lease_ms = (model.timeout_s + LEASE_MARGIN_S) * 1000
-    # arq's first start of this id (in this Redis's lifetime) cannot follow an outcome: any
-    # earlier run bumped arq's try count, and an outcome is checked before any re-enqueue.
-    first_start = ctx["job_try"] == 1
-    # The kind's own lease, when shorter than the queue's: a short job whose worker dies is
-    # picked up again after its own timeout, not the longest one's.
-    narrow = lease_ms < ctx["lease_ms"]
-    stored = None
-    if narrow or not first_start:
-        async with redis.pipeline(transaction=False) as pipe:
-            pipe.get(keys.outcome(job_id))
-            pipe.pexpire(in_progress_key_prefix + ctx["job_id"], lease_ms)
-            stored, _ = await pipe.execute()
+    stored = await redis.get(keys.outcome(job_id))
     if stored is not None:
         return await record(ctx["ledger"], redis, keys, JobOutcome.model_validate_json(stored))
     row = await ctx["ledger"].start_attempt(
@@ -131,45 +167,71 @@ def _runner(handler: JobHandler[Any], kinds: dict[str, type[Job]]) -> ArqCorouti
         except PayloadError as error:
             return await _finish_rejected(ctx, model.kind, envelope, str(error), error.fields)
 
+        lease = JobLease(ctx)
         try:
-            begun = await _begin(ctx, model, job_id, envelope)
-        except OUTAGES as error:
-            raise _retry_later(ctx, job_id, error) from None
-        if isinstance(begun, JobOutcome):
-            log.info("job already finished; not running it again", job_id=job_id)
-            return begun.model_dump(mode="json")
-
-        job_ctx = JobContext(
-            job_id=job_id,
-            kind=model.kind,
-            attempt=begun.attempts,
-            settings=ctx["settings"],
-            db=ctx["db"],
-            redis=ctx["redis"],
-            keys=keys,
-            openai=ctx["openai"],
-            configs=ctx["configs"],
-            blobs=ctx["blobs"],
-            accepted_at=begun.created_at,
-        )
-        if begun.attempts > model.max_tries:
-            outcome = failed(
-                job_id,
-                model.kind,
-                ErrorKind.lost,
-                f"gave up after {model.max_tries} attempts, each ended without an outcome: "
-                "its worker died or was stopped, or Redis lost it",
-                attempts=begun.attempts,
-            )
-        else:
-            outcome = await _attempt(handler, job_ctx, job, ctx)
-        # Shielded: if arq's deadline cancels us mid-write, the write still lands.
-        standing = await asyncio.shield(publish(ctx["ledger"], job_ctx.redis, keys, outcome))
-        job_ctx.log.info("job finished", status=standing.status.value)
-        return standing.model_dump(mode="json")
+            async with lease.kept():
+                return await _run_leased(handler, ctx, job, job_id, envelope, lease)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not lease.lost or task is None or task.uncancel() > 0:
+                raise
+        # The newer run owns the job now: arq leaves its keys alone (FerryWorker.finish_job).
+        ctx["superseded"].add(ctx["job_id"])
+        log.warning("job stopped: its lease lapsed and another run has it", job_id=job_id)
+        return {"superseded": job_id}
 
     run.__qualname__ = run.__name__ = f"run_{model.kind}"
     return run
+
+
+async def _run_leased(
+    handler: JobHandler[Any],
+    ctx: dict[str, Any],
+    job: Job,
+    job_id: str,
+    envelope: Any,
+    lease: JobLease,
+) -> dict[str, Any]:
+    """Count the attempt, run it, publish its outcome: all under the job's lease."""
+    model, keys = handler.model, ctx["keys"]
+    try:
+        begun = await _begin(ctx, model, job_id, envelope)
+    except OUTAGES as error:
+        raise _retry_later(ctx, job_id, error) from None
+    if isinstance(begun, JobOutcome):
+        log.info("job already finished; not running it again", job_id=job_id)
+        return begun.model_dump(mode="json")
+
+    job_ctx = JobContext(
+        job_id=job_id,
+        kind=model.kind,
+        attempt=begun.attempts,
+        settings=ctx["settings"],
+        db=ctx["db"],
+        redis=ctx["redis"],
+        keys=keys,
+        openai=ctx["openai"],
+        configs=ctx["configs"],
+        blobs=ctx["blobs"],
+        accepted_at=begun.created_at,
+    )
+    if begun.attempts > model.max_tries:
+        outcome = failed(
+            job_id,
+            model.kind,
+            ErrorKind.lost,
+            f"gave up after {model.max_tries} attempts, each ended without an outcome: "
+            "its worker died or was stopped, or Redis lost it",
+            attempts=begun.attempts,
+        )
+    else:
+        outcome = await _attempt(handler, job_ctx, job, ctx, lease)
+    # An outcome is final: the first one stored stands, so a newer run is no reason to stop.
+    lease.final = True
+    # Shielded: if arq's deadline cancels us mid-write, the write still lands.
+    standing = await asyncio.shield(publish(ctx["ledger"], job_ctx.redis, keys, outcome))
+    job_ctx.log.info("job finished", status=standing.status.value)
+    return standing.model_dump(mode="json")
 
 
 async def _hand_back(ctx: dict[str, Any], job_id: str) -> None:
@@ -179,7 +241,7 @@ async def _hand_back(ctx: dict[str, Any], job_id: str) -> None:
 
 
 async def _attempt(
-    handler: JobHandler[Any], job_ctx: JobContext, job: Job, ctx: dict[str, Any]
+    handler: JobHandler[Any], job_ctx: JobContext, job: Job, ctx: dict[str, Any], lease: JobLease
 ) -> JobOutcome:
     """Run the job once under its timeout; its outcome, or raise `Retry` / `CancelledError`."""
     model, bound = handler.model, job_ctx.log
@@ -212,6 +274,8 @@ async def _attempt(
         bound.info("job will retry")
         raise
     except asyncio.CancelledError:
+        if lease.lost:
+            raise  # another run has the job, and its ledger row
         # The worker is stopping: arq puts the job back on its queue; the ledger follows.
         await asyncio.shield(_hand_back(ctx, job_ctx.job_id))
         bound.warning("job handed back: the worker is stopping")

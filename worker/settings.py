@@ -111,6 +111,11 @@ class Settings(StoreSettings):
     worker_max_jobs: int = Field(10, ge=1)
     # Seconds a worker stopping on SIGTERM lets running jobs finish before handing them back.
     worker_shutdown_grace_s: int = Field(25, ge=0)
+    # A started job's lease (arq's in-progress key), renewed by its worker every third of it
+    # while the job runs: a job whose worker died is started again within about this long,
+    # whatever its timeout. A live worker keeps its jobs through Redis or event-loop stalls
+    # shorter than about two thirds of it.
+    job_lease_s: float = Field(30.0, ge=1)
     # How often the sweeper repairs the ledger against Redis (once per interval per
     # deployment); a queued job Redis lost is enqueued again within about this long.
     sweeper_interval_s: int = Field(5, ge=1)

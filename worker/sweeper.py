@@ -7,9 +7,13 @@ is one, the ledger is repaired from it and nothing else happens. Otherwise:
 - a `queued` job that Redis no longer holds (no job body, not in progress) is enqueued again
   under the same id; arq's own verdict on it (`job expired` when its body vanished) is not a
   verdict on the job and is cleared first;
-- a `running` job past its timeout plus grace that no worker holds and no queue entry holds
-  is enqueued again too: jobs are idempotent by contract, and the runner gives up (with a
-  `lost` outcome) once the job has used all its attempts.
+- a `running` job that no worker holds (no in-progress key: its worker stopped renewing its
+  lease) and no queue entry holds is enqueued again too: jobs are idempotent by contract, and
+  the runner gives up (with a `lost` outcome) once the job has used all its attempts. Redis
+  losing its data also drops the lease of a job whose worker is alive (the worker takes it
+  back at its next heartbeat), so such a job is enqueued again only once it has been found
+  unheld for a whole lease, or right away when it is past its own timeout plus grace (no run
+  of it can still be going).
 
 Each row is repaired on its own: one that cannot be (an unknown queue) is failed with its
 reason and the sweep goes on. An outage ends the sweep early; the next tick carries on.
@@ -18,8 +22,10 @@ reason and the sweep goes on. An outage ends the sweep early; the next tick carr
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -28,7 +34,7 @@ from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_pre
 
 from schemas import wire
 from schemas.keys import RedisKeys
-from schemas.results import ErrorKind, JobOutcome
+from schemas.results import ErrorKind, JobOutcome, JobStatus
 from store import ledger
 from store.ledger import LedgerJob
 from store.outages import OUTAGES
@@ -48,17 +54,25 @@ async def sweep(
     *,
     queued_grace_s: float,
     running_grace_s: float,
+    lease_s: float,
 ) -> dict[str, int]:
-    """One pass over the unfinished jobs; returns how many were repaired, requeued or failed."""
+    """One pass over the unfinished jobs; returns how many were repaired, requeued or failed.
+
+    `lease_s` is the workers' job lease (`job_lease_s`); a running job is looked at once it
+    has run longer than that plus `running_grace_s`.
+    """
     counts = {"repaired": 0, "requeued": 0, "failed": 0}
     queued = await ledger.queued_before(writes.pool, older_than_s=queued_grace_s, limit=50_000)
-    running = await ledger.running_past_timeout(writes.pool, grace_s=running_grace_s, limit=50_000)
+    running = await ledger.running_since(
+        writes.pool, older_than_s=lease_s + running_grace_s, limit=50_000
+    )
+    orphans = _Orphans(redis, keys, lease_s, running_grace_s, queued_grace_s)
     for rows in (queued, running):
         for start in range(0, len(rows), _CHUNK):
             chunk = rows[start : start + _CHUNK]
             for job, seen in zip(chunk, await _look_up(redis, keys, chunk), strict=True):
                 try:
-                    action = await _repair(writes, redis, keys, job, *seen)
+                    action = await _repair(writes, redis, keys, job, *seen, orphans=orphans)
                 except OUTAGES:
                     raise
                 except Exception as error:
@@ -113,6 +127,8 @@ async def _repair(
     stored: bytes | None,
     arq_result: bytes | None,
     held: bool,
+    *,
+    orphans: _Orphans,
 ) -> str | None:
     outcome = JobOutcome.model_validate_json(stored) if stored is not None else None
     if outcome is None and arq_result is not None:
@@ -123,16 +139,49 @@ async def _repair(
         return "repaired"
     if held:
         return None
+    if job.status is JobStatus.running and not await orphans.abandoned(job):
+        return None
     arq_id = keys.arq_job_id(job.id)
     queue = keys.queue(job.queue)  # an unknown queue raises: the row is failed with the reason
     # arq refuses a job id whose result it still holds; that result is not Ferry's verdict.
-    await redis.delete(result_key_prefix + arq_id)
+    await redis.delete(result_key_prefix + arq_id, keys.sweeper_unheld(job.id))
     await redis.enqueue_job(job.kind, job.payload, _job_id=arq_id, _queue_name=queue)
     await ledger.touch(writes.pool, job.id)
     log.warning(
         "sweeper re-enqueued a job Redis had lost", job_id=job.id, kind=job.kind, was=job.status
     )
     return "requeued"
+
+
+class _Orphans:
+    """Tells a running job whose worker is gone from one whose lease Redis merely lost."""
+
+    def __init__(
+        self,
+        redis: ArqRedis,
+        keys: RedisKeys,
+        lease_s: float,
+        running_grace_s: float,
+        interval_s: float,
+    ) -> None:
+        self._redis, self._keys = redis, keys
+        self._lease_ms, self._grace_s = lease_s * 1000, running_grace_s
+        # A first sighting is forgotten after a few sweeps past the lease, so one from an
+        # earlier blip cannot make a later one look a lease long.
+        self._ttl_s = math.ceil(lease_s + 3 * interval_s) + 1
+
+    async def abandoned(self, job: LedgerJob) -> bool:
+        """Whether no run of unheld `job` can be going: past its timeout, or unheld a lease."""
+        if job.started_at is not None:
+            deadline = job.started_at + timedelta(seconds=job.timeout_s + self._grace_s)
+            if deadline < datetime.now(UTC):
+                return True
+        key, now_ms = self._keys.sweeper_unheld(job.id), int(time.time() * 1000)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(key, now_ms, nx=True, ex=self._ttl_s)
+            pipe.get(key)
+            _, first_seen = await pipe.execute()
+        return now_ms - int(first_seen) >= self._lease_ms
 
 
 def _ferry_outcome(job_id: str, raw: bytes) -> JobOutcome | None:
@@ -168,6 +217,7 @@ class Sweeper:
             keys,
             queued_grace_s=interval,
             running_grace_s=settings.sweeper_grace_s,
+            lease_s=settings.job_lease_s,
         )
         if any(counts.values()):
             log.info("sweep", **counts)

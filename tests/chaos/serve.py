@@ -63,6 +63,8 @@ MAX_JOBS = 10
 # Short, so a chaos run sees the sweeper act within seconds (production: 30 s and 5 s).
 SWEEPER_INTERVAL_S = 2
 SWEEPER_GRACE_S = 2
+# Short too, so a killed worker's jobs come back in seconds (production: 30 s).
+JOB_LEASE_S = 3.0
 
 
 def settings(
@@ -79,6 +81,7 @@ def settings(
         worker_shutdown_grace_s=1,
         sweeper_interval_s=sweep_every_s,
         sweeper_grace_s=SWEEPER_GRACE_S,
+        job_lease_s=JOB_LEASE_S,
     )
 
 

@@ -1,15 +1,30 @@
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import asyncpg
 import pytest
+from arq.constants import in_progress_key_prefix
 
 from producers.client import FerryClient
 from producers.errors import JobFailed, JobRejected, JobTimedOut
 from schemas.keys import Queue
-from schemas.results import ErrorKind
-from tests.pipeline import ProbeJob, ProbeResult, died_after_pushing, running_worker
+from schemas.results import ErrorKind, JobStatus
+from store.ledger import LedgerJob
+from tests.pipeline import (
+    LongProbeJob,
+    ProbeJob,
+    ProbeResult,
+    died_after_pushing,
+    running_worker,
+)
 from worker.settings import Settings
 
 GOOD = {"message": "hi"}
@@ -187,3 +202,92 @@ async def test_a_job_whose_outcome_is_stored_is_never_run_again(
     assert await ferry.redis.get(f"{ferry.keys.prefix}:runs:{handle.job_id}") is None
     row = await ferry.ledger_row(handle.job_id)
     assert row is not None and row.outcome() == first
+
+
+# A lease far shorter than the kind's timeout (LongProbeJob: 1800 s).
+SHORT_LEASE_S = 1.0
+ROOT = Path(__file__).parents[2]
+
+
+async def until_status(
+    ferry: FerryClient, job_id: str, status: JobStatus, attempts: int
+) -> LedgerJob:
+    """The job's ledger row once it reads `status` after `attempts` attempts."""
+    async with asyncio.timeout(20):
+        while True:
+            row = await ferry.ledger_row(job_id)
+            if row is not None and row.status is status and row.attempts == attempts:
+                return row
+            await asyncio.sleep(0.02)
+
+
+def probe_worker(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
+    command = [
+        sys.executable, "-m", "tests.worker.serve",
+        "--redis", settings.redis_url,
+        "--db", settings.database_url,
+        "--schema", settings.database_schema or "",
+        "--prefix", settings.redis_key_prefix,
+        "--lease", str(SHORT_LEASE_S),
+    ]  # fmt: skip
+    with log.open("wb") as out:
+        return subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=out, env=os.environ)
+
+
+@pytest.mark.slow
+async def test_a_killed_workers_long_job_runs_again_within_the_lease_not_its_timeout(
+    ferry: FerryClient, settings: Settings, tmp_path: Path
+) -> None:
+    job = LongProbeJob(message="survives", action="sleep_first", seconds=3600)
+    doomed = probe_worker(settings, tmp_path / "worker.log")
+    try:
+        handle = await ferry.enqueue(job)
+        await until_status(ferry, handle.job_id, JobStatus.running, attempts=1)
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait(timeout=10)
+        killed = time.monotonic()
+        short = settings.model_copy(update={"job_lease_s": SHORT_LEASE_S})
+        async with running_worker(short, Queue.chat):
+            assert await handle.result(timeout=30) == ProbeResult(echo="survives", attempt=2)
+        recovered_s = time.monotonic() - killed
+    finally:
+        if doomed.poll() is None:
+            doomed.kill()
+    # The dead run's lease ends at most a lease after its last heartbeat; the rest is polling.
+    assert recovered_s < SHORT_LEASE_S + 3
+    assert await ferry.redis.get(f"{ferry.keys.prefix}:runs:{handle.job_id}") == b"2"
+    row = await ferry.ledger_row(handle.job_id)
+    assert row is not None and (row.status, row.attempts) == (JobStatus.succeeded, 2)
+
+
+async def test_a_live_jobs_heartbeat_keeps_it_from_other_workers_past_the_lease(
+    ferry: FerryClient, settings: Settings
+) -> None:
+    short = settings.model_copy(update={"job_lease_s": SHORT_LEASE_S})
+    handle = await ferry.enqueue(LongProbeJob(message="mine", action="sleep", seconds=4))
+    async with running_worker(short, Queue.chat):
+        await until_status(ferry, handle.job_id, JobStatus.running, attempts=1)
+        # A second worker polls the same queue for the four leases the job runs.
+        async with running_worker(short, Queue.chat):
+            assert await handle.result(timeout=20) == ProbeResult(echo="mine", attempt=1)
+    assert await ferry.redis.get(f"{ferry.keys.prefix}:runs:{handle.job_id}") == b"1"
+    row = await ferry.ledger_row(handle.job_id)
+    assert row is not None and (row.status, row.attempts) == (JobStatus.succeeded, 1)
+
+
+async def test_a_run_whose_job_was_taken_by_another_run_stops_and_publishes_nothing(
+    ferry: FerryClient, settings: Settings
+) -> None:
+    short = settings.model_copy(update={"job_lease_s": SHORT_LEASE_S})
+    handle = await ferry.enqueue(LongProbeJob(message="taken", action="sleep_first", seconds=60))
+    in_progress = in_progress_key_prefix + ferry.keys.arq_job_id(handle.job_id)
+    async with running_worker(short, Queue.chat):
+        await until_status(ferry, handle.job_id, JobStatus.running, attempts=1)
+        # What a run elsewhere leaves once this one's lease lapsed: its own mark, its lease.
+        await ferry.redis.set(in_progress, b"run:elsewhere", px=int(SHORT_LEASE_S * 1000))
+        # The first run stops at its next heartbeat and leaves the job queued; once the other
+        # run's lease lapses too, the job runs again here (attempt 2) and finishes.
+        assert await handle.result(timeout=20) == ProbeResult(echo="taken", attempt=2)
+    assert await ferry.redis.get(f"{ferry.keys.prefix}:runs:{handle.job_id}") == b"2"
+    row = await ferry.ledger_row(handle.job_id)
+    assert row is not None and (row.status, row.attempts) == (JobStatus.succeeded, 2)

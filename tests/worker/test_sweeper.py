@@ -1,14 +1,22 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import asyncpg
 import pytest
+from arq.constants import in_progress_key_prefix, job_key_prefix
 
 from producers.client import FerryClient
 from schemas.keys import Queue
 from schemas.results import JobStatus
-from tests.pipeline import ProbeJob, ProbeResult, died_after_pushing, running_worker
+from tests.pipeline import (
+    LongProbeJob,
+    ProbeJob,
+    ProbeResult,
+    died_after_pushing,
+    running_worker,
+)
 from worker.ledger_batch import LedgerBatch
 from worker.settings import Settings
 from worker.sweeper import Sweeper, sweep
@@ -24,7 +32,7 @@ async def forget_everything_redis_knows(ferry: FerryClient) -> None:
 
 async def sweep_now(ferry: FerryClient, db: asyncpg.Pool) -> dict[str, int]:
     return await sweep(
-        LedgerBatch(db), ferry.redis, ferry.keys, queued_grace_s=10, running_grace_s=10
+        LedgerBatch(db), ferry.redis, ferry.keys, queued_grace_s=10, running_grace_s=10, lease_s=10
     )
 
 
@@ -72,6 +80,37 @@ async def test_a_running_job_no_worker_holds_is_run_again_not_failed(
     assert await sweep_now(ferry, db) == {"repaired": 0, "requeued": 1, "failed": 0}
     async with running_worker(settings):
         assert await handle.result(timeout=10) == ProbeResult(echo="orphan", attempt=2)
+
+
+async def test_a_running_job_within_its_timeout_is_enqueued_again_once_unheld_a_lease(
+    ferry: FerryClient, db: asyncpg.Pool
+) -> None:
+    handle = await ferry.enqueue(LongProbeJob(message="lease lost"))
+    # Started a minute ago (past a 30 s lease + 10 s grace, far within its 1800 s timeout),
+    # then Redis lost everything: its worker may be alive and about to take its lease back.
+    await db.execute(
+        "UPDATE jobs SET status = 'running', attempts = 1, started_at = now() - interval '1 minute'"
+    )
+    await forget_everything_redis_knows(ferry)
+    arq_id = ferry.keys.arq_job_id(handle.job_id)
+    unheld = ferry.keys.sweeper_unheld(handle.job_id)
+
+    async def sweep_with_lease() -> dict[str, int]:
+        return await sweep(
+            LedgerBatch(db), ferry.redis, ferry.keys, queued_grace_s=10, running_grace_s=10,
+            lease_s=30,
+        )  # fmt: skip
+
+    assert await sweep_with_lease() == {"repaired": 0, "requeued": 0, "failed": 0}
+    assert await ferry.redis.exists(unheld) == 1
+    # Its worker took the lease back: however long ago it was first found unheld, it stays.
+    await ferry.redis.set(unheld, int(time.time() * 1000) - 31_000)
+    await ferry.redis.set(in_progress_key_prefix + arq_id, b"run:alive", px=30_000)
+    assert await sweep_with_lease() == {"repaired": 0, "requeued": 0, "failed": 0}
+    # No worker took it back for a whole lease: enqueued again.
+    await ferry.redis.delete(in_progress_key_prefix + arq_id)
+    assert await sweep_with_lease() == {"repaired": 0, "requeued": 1, "failed": 0}
+    assert await ferry.redis.exists(job_key_prefix + arq_id, unheld) == 1
 
 
 async def test_a_success_already_pushed_is_recorded_never_contradicted(

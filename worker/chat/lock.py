@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 
 from schemas.chat import arrival_score
 from schemas.keys import RedisKeys
+from worker.lease import renewing
 
 # A line or wake list untouched this long is garbage (a turn's whole life is minutes).
 IDLE_TTL_S = 3600
@@ -51,11 +52,16 @@ if ARGV[2] == '1' then redis.call('ZREM', KEYS[2], ARGV[1]) end
 return redis.call('ZRANGE', KEYS[2], 0, 0)[1] or ''
 """
 
+# Renews the lock, or takes it back if its lease ran out and no one took it (only the head
+# of the line may take it, and a holder is still at the head). 0 if another turn holds it.
 _RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
-return 0
+if holder then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
 """
 
 
@@ -67,8 +73,7 @@ class ThreadLock:
     ) -> None:
         self._redis, self._keys, self._job_id = redis, keys, job_id
         self._lock_key, self._line = keys.chat_lock(thread), keys.chat_arrivals(thread)
-        self._lease_ms = int(lease_s * 1000)
-        self._renewer: asyncio.Task[None] | None = None
+        self._lease_s, self._lease_ms = lease_s, int(lease_s * 1000)
 
     @contextlib.asynccontextmanager
     async def held(
@@ -83,18 +88,17 @@ class ThreadLock:
         started = time.monotonic()
         await self._acquire(arrival_score(arrived_us))
         waited_ms = (time.monotonic() - started) * 1000
-        self._renewer = asyncio.create_task(self._renew(), name=f"chat-lock-{self._job_id}")
         leave = False
         try:
-            yield waited_ms
+            async with renewing(
+                self._renew, lease_s=self._lease_s, what=f"chat lock {self._job_id}"
+            ):
+                yield waited_ms
             leave = True
         except done_on:
             leave = True
             raise
         finally:
-            self._renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._renewer
             await asyncio.shield(self._release(leave))
 
     async def _acquire(self, score: float) -> None:
@@ -135,7 +139,5 @@ class ThreadLock:
                 pipe.expire(wake, IDLE_TTL_S)
                 await pipe.execute()
 
-    async def _renew(self) -> None:
-        while True:
-            await asyncio.sleep(self._lease_ms / 3000)
-            await self._redis.eval(_RENEW, 1, self._lock_key, self._job_id, self._lease_ms)
+    async def _renew(self) -> bool:
+        return bool(await self._redis.eval(_RENEW, 1, self._lock_key, self._job_id, self._lease_ms))

@@ -67,7 +67,13 @@ async def run_assistant(ctx: JobContext, job: CloneAssistantJob) -> AssistantClo
         limit = ctx.settings.max_concurrency
         originals = open_originals(plan.options.originals_dir)
         src = await source_backend(ctx, plan.source, plan.source_export, originals)
-        async with slot(ctx.redis, ctx.keys.clone_slots, ctx.job_id, limit=limit):
+        async with slot(
+            ctx.redis,
+            ctx.keys.clone_slots,
+            ctx.job_id,
+            limit=limit,
+            lease_s=ctx.settings.job_lease_s,
+        ):
             result = await Applier(ctx, plan, planned, src, originals).run()
     except Retry:
         raise  # handed back to the queue (a long rate-limit wait): not a failure

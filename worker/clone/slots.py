@@ -1,7 +1,8 @@
 """`MAX_CONCURRENCY` across every worker: assistants of clones copied at once, fleet-wide.
 
 A slot is a member of one Redis sorted set, scored by when its lease ends; a holder renews
-its lease while it works, and a holder that died loses its slot when the lease runs out. A
+its lease while it works (`worker.lease.renewing`, as every Ferry lease), and a holder that
+died loses its slot when the lease runs out. A
 job waiting for a slot polls Redis (a slot frees when a copy ends, seconds apart).
 """
 
@@ -13,6 +14,8 @@ import time
 from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
+
+from worker.lease import renewing
 
 # KEYS: the slots set. ARGV: holder, now (ms), lease end (ms), limit. 1 if held.
 _TAKE = """
@@ -41,16 +44,10 @@ async def slot(
     while not await claim():  # noqa: ASYNC110
         await asyncio.sleep(POLL_S)
 
-    async def renew() -> None:
-        while True:
-            await asyncio.sleep(lease_s / 3)
-            await claim()
-
-    renewing = asyncio.create_task(renew())
     try:
-        yield
+        # A renewal re-takes a slot whose lease ran out if one is free; if all are taken by
+        # then, the copy goes on over the limit (stopping it would cost more than the excess).
+        async with renewing(claim, lease_s=lease_s, what=f"clone slot {holder}"):
+            yield
     finally:
-        renewing.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await renewing
         await redis.zrem(key, holder)

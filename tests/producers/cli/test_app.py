@@ -33,13 +33,17 @@ async def test_jobs_list_show_and_wait(
         await bad.outcome(timeout=10)  # both finished before the worker stops
     pending = await ferry.enqueue(ProbeJob(message="nobody runs me"))
 
-    listed = await ferry_cli("jobs", "list")
-    failed_only = await ferry_cli("jobs", "list", "--status", "failed")
-    shown = await ferry_cli("jobs", "show", ok.job_id)
-    waited_ok = await ferry_cli("jobs", "wait", ok.job_id)
-    waited_bad = await ferry_cli("jobs", "wait", bad.job_id, "--timeout", "10")
-    waited_pending = await ferry_cli("jobs", "wait", pending.job_id, "--timeout", "0.3")
-    missing = await ferry_cli("jobs", "show", "no-such-job")
+    # Seven processes that only read: started together, not one after another.
+    ran = await asyncio.gather(
+        ferry_cli("jobs", "list"),
+        ferry_cli("jobs", "list", "--status", "failed"),
+        ferry_cli("jobs", "show", ok.job_id),
+        ferry_cli("jobs", "wait", ok.job_id),
+        ferry_cli("jobs", "wait", bad.job_id, "--timeout", "10"),
+        ferry_cli("jobs", "wait", pending.job_id, "--timeout", "0.3"),
+        ferry_cli("jobs", "show", "no-such-job"),
+    )
+    listed, failed_only, shown, waited_ok, waited_bad, waited_pending, missing = ran
 
     assert listed.code == 0 and "3 job(s)" in listed.out
     assert ok.job_id in listed.out and pending.job_id in listed.out

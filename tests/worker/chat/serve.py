@@ -20,12 +20,15 @@ from worker.settings import Settings
 
 
 class QuickChatRun(ChatRun):
-    """A chat turn whose lease is short, so a dead worker's turn is picked up in seconds."""
+    """A chat turn with a short timeout (the worker's job lease, not this, makes a dead
+    worker's turn come back in a second: see `JOB_LEASE_S`)."""
 
     kind: ClassVar[str] = "test.chat_quick"
     timeout_s: ClassVar[int] = 4
 
 
+# The killed worker's lease: its turn runs again this long after its last heartbeat.
+JOB_LEASE_S = 1.0
 HANDLERS: list[JobHandler[Any]] = [JobHandler(QuickChatRun, run_chat)]
 
 
@@ -41,6 +44,7 @@ def main() -> None:
         database_url=args.db,
         database_schema=args.schema,
         redis_key_prefix=args.prefix,
+        job_lease_s=JOB_LEASE_S,
     )
     asyncio.run(run_workers([Queue.chat], settings, HANDLERS))
 

@@ -9,11 +9,10 @@ import signal
 import pytest
 
 from sandbox.faults import Fault
-from schemas.clone import CloneAssistantJob
 from store import clone_state, registry
 from tests.worker.clone.conftest import CloneWorld
 from tests.worker.clone.history_world import conversation_items, expected_items, seed_history
-from tests.worker.clone.test_resume import SHORT_TIMEOUT_S, start_worker
+from tests.worker.clone.test_resume import start_worker
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 ITEMS = "/v1/conversations/*/items"
@@ -29,10 +28,9 @@ ITEMS = "/v1/conversations/*/items"
     ],
 )
 async def test_a_worker_killed_mid_thread_resumes_without_duplicates(
-    clone_world: CloneWorld, monkeypatch: pytest.MonkeyPatch, landed: bool
+    clone_world: CloneWorld, landed: bool
 ) -> None:
     world = clone_world
-    monkeypatch.setattr(CloneAssistantJob, "timeout_s", SHORT_TIMEOUT_S)
     history = await seed_history(world)
     state, project = world.dst.server.state, world.dst.project_id
     first = start_worker(world)

@@ -11,18 +11,13 @@ import sys
 import pytest
 
 from sandbox.faults import Fault
-from schemas.clone import CloneAssistantJob
 from store import registry
 from tests.worker.clone.conftest import CloneWorld
 
-# A short lease, so the killed job's re-run comes in seconds (the sweeper and arq both wait
-# for the kind's timeout before they take a job its worker never finished).
-SHORT_TIMEOUT_S = 4
-WORKER = (
-    "import sys; from schemas.clone import CloneAssistantJob; "
-    f"CloneAssistantJob.timeout_s = {SHORT_TIMEOUT_S}; "
-    "from worker.__main__ import main; sys.exit(main(['--queue', 'clone']))"
-)
+# A short job lease, so the killed job's re-run comes in about a second although the kind's
+# own timeout (30 minutes) is untouched: arq takes a job back once its lease is not renewed.
+JOB_LEASE_S = "1"
+WORKER = "import sys; from worker.__main__ import main; sys.exit(main(['--queue', 'clone']))"
 
 
 def start_worker(world: CloneWorld) -> subprocess.Popen[bytes]:
@@ -36,6 +31,7 @@ def start_worker(world: CloneWorld) -> subprocess.Popen[bytes]:
         OUTPUT_DIR=str(world.out),
         SWEEPER_INTERVAL_S="1",
         SWEEPER_GRACE_S="1",
+        JOB_LEASE_S=JOB_LEASE_S,
         LOG_LEVEL="warning",
     )
     return subprocess.Popen(
@@ -77,10 +73,9 @@ async def seed(world: CloneWorld, store_metadata: dict[str, str] | None = None) 
     ],
 )
 async def test_a_worker_killed_at_each_step_leaves_no_duplicate(
-    clone_world: CloneWorld, monkeypatch: pytest.MonkeyPatch, method: str, path: str, kind: str
+    clone_world: CloneWorld, method: str, path: str, kind: str
 ) -> None:
     world = clone_world
-    monkeypatch.setattr(CloneAssistantJob, "timeout_s", SHORT_TIMEOUT_S)
     await seed(world)
     state, project = world.dst.server.state, world.dst.project_id
     first = start_worker(world)
@@ -126,10 +121,9 @@ async def test_a_worker_killed_at_each_step_leaves_no_duplicate(
 @pytest.mark.parametrize("in_process_worker", [False])
 @pytest.mark.parametrize("dst_style", ["assistants"])
 async def test_a_v2_assistant_made_before_its_record_is_found_not_made_again(
-    clone_world: CloneWorld, monkeypatch: pytest.MonkeyPatch
+    clone_world: CloneWorld,
 ) -> None:
     world = clone_world
-    monkeypatch.setattr(CloneAssistantJob, "timeout_s", SHORT_TIMEOUT_S)
     await seed(world)
     state, project = world.dst.server.state, world.dst.project_id
     first = start_worker(world)
@@ -170,10 +164,9 @@ async def test_a_v2_assistant_made_before_its_record_is_found_not_made_again(
 @pytest.mark.slow
 @pytest.mark.parametrize("in_process_worker", [False])
 async def test_an_untagged_store_made_before_its_record_is_found_not_made_again(
-    clone_world: CloneWorld, monkeypatch: pytest.MonkeyPatch
+    clone_world: CloneWorld,
 ) -> None:
     world = clone_world
-    monkeypatch.setattr(CloneAssistantJob, "timeout_s", SHORT_TIMEOUT_S)
     # 16 metadata keys: no room for `cloned_from`, so no tag to find the copy by.
     full = {f"k{i:02}": str(i) for i in range(16)}
     await seed(world, store_metadata=full)

@@ -11,16 +11,12 @@ import sys
 import pytest
 
 from sandbox.faults import Fault
-from schemas.knowledge import KnowledgeSyncJob
 from tests.worker.knowledge.conftest import KnowledgeWorld
 
-# A short lease, so the killed job's re-run comes in seconds.
-SHORT_TIMEOUT_S = 4
-WORKER = (
-    "import sys; from schemas.knowledge import KnowledgeSyncJob; "
-    f"KnowledgeSyncJob.timeout_s = {SHORT_TIMEOUT_S}; "
-    "from worker.__main__ import main; sys.exit(main(['--queue', 'clone']))"
-)
+# A short job lease, so the killed job's re-run comes in about a second although the kind's
+# own timeout is untouched: arq takes a job back once its lease is not renewed.
+JOB_LEASE_S = "1"
+WORKER = "import sys; from worker.__main__ import main; sys.exit(main(['--queue', 'clone']))"
 
 
 def start_worker(world: KnowledgeWorld) -> subprocess.Popen[bytes]:
@@ -33,6 +29,7 @@ def start_worker(world: KnowledgeWorld) -> subprocess.Popen[bytes]:
         REDIS_KEY_PREFIX=s.redis_key_prefix,
         SWEEPER_INTERVAL_S="1",
         SWEEPER_GRACE_S="1",
+        JOB_LEASE_S=JOB_LEASE_S,
         LOG_LEVEL="warning",
     )
     return subprocess.Popen(
@@ -60,13 +57,11 @@ def start_worker(world: KnowledgeWorld) -> subprocess.Popen[bytes]:
 )
 async def test_a_worker_killed_at_each_step_leaves_no_duplicate(
     knowledge_world: KnowledgeWorld,
-    monkeypatch: pytest.MonkeyPatch,
     method: str,
     path: str,
     kind: str,
 ) -> None:
     world = knowledge_world
-    monkeypatch.setattr(KnowledgeSyncJob, "timeout_s", SHORT_TIMEOUT_S)
     for name in ("a.txt", "b.txt", "c.txt"):
         world.write(name, name.encode() * 20)
     state, project = world.sandbox.server.state, world.sandbox.project_id

@@ -12,13 +12,13 @@ TOOL = {"type": "function", "name": "lookup", "parameters": {"type": "object"}}
 
 
 async def _both(project: SandboxProject, output: str | dict) -> tuple[Response, TurnResponse]:
-    """One response created with `output` queued, read whole by the SDK and lean by Ferry."""
+    """A background response with `output` queued, read whole by the SDK and lean by Ferry."""
     sandbox_model.queue_outputs(project.project, [output])
     client = project.client()
     created = await client.post(
         "/responses",
         cast_to=TurnResponse,
-        body={"model": "gpt-4o", "input": "hi", "tools": [TOOL], "store": True},
+        body={"model": "gpt-4o", "input": "hi", "tools": [TOOL], "store": True, "background": True},
         options={"security": {"bearer_auth": True}},
     )
     full = await client.responses.retrieve(created.id)
@@ -28,6 +28,7 @@ async def _both(project: SandboxProject, output: str | dict) -> tuple[Response, 
         options={"security": {"bearer_auth": True}},
     )
     assert created.id == lean.id == full.id
+    assert created.status == "queued"
     return full, lean
 
 

@@ -3,9 +3,6 @@ the conversation ends with every message once, in order, and no second conversat
 
 from __future__ import annotations
 
-import asyncio
-import signal
-
 import pytest
 
 from sandbox.faults import Fault
@@ -13,6 +10,7 @@ from store import clone_state, registry
 from tests.worker.clone.conftest import CloneWorld
 from tests.worker.clone.history_world import conversation_items, expected_items, seed_history
 from tests.worker.clone.test_resume import start_worker
+from tests.worker.killing import killed_when_done, result_on, until
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 ITEMS = "/v1/conversations/*/items"
@@ -33,8 +31,7 @@ async def test_a_worker_killed_mid_thread_resumes_without_duplicates(
     world = clone_world
     history = await seed_history(world)
     state, project = world.dst.server.state, world.dst.project_id
-    first = start_worker(world)
-    try:
+    with killed_when_done(start_worker(world)):
         plan = await world.plan(threads=True)
         # The first append is held a moment; once it is in, the next request's faults are
         # set: the second append hangs, or lands and loses its answer (and the reconciling
@@ -50,8 +47,7 @@ async def test_a_worker_killed_mid_thread_resumes_without_duplicates(
             )
         )
         [handle] = await world.ferry.clones.apply(plan.plan_id)
-        while held.fired == 0:  # noqa: ASYNC110 - the sandbox's fault counter is the event
-            await asyncio.sleep(0.02)
+        await until(lambda: held.fired)
         if landed:
             state.add_fault(
                 Fault(
@@ -65,23 +61,11 @@ async def test_a_worker_killed_mid_thread_resumes_without_duplicates(
             hang = state.add_fault(
                 Fault(kind="hang", method="POST", path=ITEMS, count=1, project_id=project)
             )
-        while hang.fired == 0:  # noqa: ASYNC110
-            await asyncio.sleep(0.02)
-        first.send_signal(signal.SIGKILL)
-        first.wait()
-    finally:
-        if first.poll() is None:
-            first.kill()
-            first.wait()
+        await until(lambda: hang.fired)
     journal = await clone_state.thread_journal(world.ferry.db, "dst", history.threads[0])
     assert journal is not None and journal.messages_copied == 20  # the first batch only
     state.clear_faults()
-    second = start_worker(world)
-    try:
-        result = await handle.result(timeout=60)
-    finally:
-        second.send_signal(signal.SIGTERM)
-        second.wait(timeout=30)
+    result = await result_on(start_worker(world), handle)
     # The definition was written before the threads: the re-run finds it equal to the plan.
     assert result.status == "unchanged"
     assert len(await registry.list_entries(world.ferry.db, "dst")) == 1

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import signal
 import subprocess
 import sys
 
 import pytest
 
 from sandbox.faults import Fault
+from tests.worker.killing import killed_when_done, result_on, until
 from tests.worker.knowledge.conftest import KnowledgeWorld
 
 # A short job lease, so the killed job's re-run comes in about a second although the kind's
@@ -65,8 +64,7 @@ async def test_a_worker_killed_at_each_step_leaves_no_duplicate(
     for name in ("a.txt", "b.txt", "c.txt"):
         world.write(name, name.encode() * 20)
     state, project = world.sandbox.server.state, world.sandbox.project_id
-    first = start_worker(world)
-    try:
+    with killed_when_done(start_worker(world)):
         # The second upload hangs (the first landed); the store's files are listed twice
         # before ingestion (what is attached, what is missing): the third listing hangs;
         # the other steps hang at their first call.
@@ -79,23 +77,10 @@ async def test_a_worker_killed_at_each_step_leaves_no_duplicate(
             Fault(kind=kind, method=method, path=path, count=1, project_id=project)
         )
         handle = await world.enqueue(["*.txt"])
-        # The sandbox runs in a thread of this process: its fault counters are the event
-        # (`applied`: the object exists at the destination, the answer held back).
-        while (hang.applied if kind == "apply_then_hang" else hang.fired) == 0:  # noqa: ASYNC110
-            await asyncio.sleep(0.02)
-        first.send_signal(signal.SIGKILL)
-        first.wait()
-    finally:
-        if first.poll() is None:
-            first.kill()
-            first.wait()
+        # `applied`: the object exists at the destination, the answer held back.
+        await until(lambda: hang.applied if kind == "apply_then_hang" else hang.fired)
     state.clear_faults()
-    second = start_worker(world)
-    try:
-        result = await handle.result(timeout=60)
-    finally:
-        second.send_signal(signal.SIGTERM)
-        second.wait(timeout=30)
+    result = await result_on(start_worker(world), handle)
     assert (await world.ferry.ledger_row(handle.job_id)).attempts == 2  # type: ignore[union-attr]
     assert world.counts() == {"file": 3, "vector_store": 1}
     assert [f.status for f in result.files] == ["completed"] * 3

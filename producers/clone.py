@@ -21,7 +21,7 @@ from uuid import UUID
 from schemas.clone import AssistantCloneResult, CloneAssistantJob, ClonePlan, ClonePlanJob
 from schemas.clone_export import ExportRef, export_ref
 from schemas.results import JobStatus
-from store import blob_rows, clone_state
+from store import blob_rows, clone_state, clone_threads
 
 if TYPE_CHECKING:
     from producers.client import FerryClient, JobHandle
@@ -121,7 +121,7 @@ class CloneOperations:
                 copied[f["source_id"]] = f["bytes"]
         thread_ids = [t.thread_id for a in plan.assistants for t in a.threads]
         journals = (
-            await clone_state.thread_journals(self._client.db, plan.destination, thread_ids)
+            await clone_threads.thread_journals(self._client.db, plan.destination, thread_ids)
             if thread_ids
             else []
         )

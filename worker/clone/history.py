@@ -22,7 +22,7 @@ import openai
 from openai.types.beta.threads import Message
 
 from schemas.clone import PlannedThread, ThreadRow
-from store import clone_state, user_threads
+from store import clone_threads, user_threads
 from worker.kinds import JobContext
 
 # The SDK marks the Assistants API deprecated; reading v2 threads is this module's job.
@@ -166,7 +166,7 @@ async def plan_thread(
             f"the source has no such thread; {fix}"
         )
         messages = 0
-    journal = await clone_state.thread_journal(ctx.db, destination, thread.thread_id)
+    journal = await clone_threads.thread_journal(ctx.db, destination, thread.thread_id)
     copied = journal.messages_copied if journal else 0
     left = max(messages - copied, 0)
     writes = (0 if journal else 1) + -(-left // ITEMS_PER_CALL)

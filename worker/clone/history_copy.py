@@ -27,8 +27,8 @@ from openai.types.beta.threads import Message
 
 from schemas.chat import safety_identifier
 from schemas.clone import CLONED_FROM_KEY, PlannedThread, ThreadCopyResult
-from store import clone_state, user_threads
-from store.clone_state import ThreadJournal
+from store import clone_state, clone_threads, user_threads
+from store.clone_threads import ThreadJournal
 from store.registry import Database
 from worker.backends.calls import message_of
 from worker.clone.history import ITEMS_PER_CALL, FileMap, messages_after, to_item
@@ -85,7 +85,7 @@ class ThreadCopier:
             retry = isinstance(error, call_errors.Retryable | call_errors.Ambiguous) or (
                 not isinstance(error, JobFailure)
             )
-            journal = await clone_state.thread_journal(
+            journal = await clone_threads.thread_journal(
                 self.ctx.db, self.destination, thread.thread_id
             )
             self.ctx.log.warning("clone.thread_failed", thread=thread.thread_id, error=message)
@@ -104,20 +104,22 @@ class ThreadCopier:
         writes, note = 0, None
         db, dsn = self.ctx.db, self.ctx.settings.database_url
         async with clone_state.copy_lock(dsn, "thread", self.destination, tid):
-            journal = await clone_state.thread_journal(db, self.destination, tid)
+            journal = await clone_threads.thread_journal(db, self.destination, tid)
             fresh = journal is None
             if journal is None:
                 conversation_id, tries = await self._create_conversation(thread)
                 writes += tries
                 if tries > 1:
                     note = LOST_CREATE_NOTE.format(thread=tid)
-                journal = await clone_state.start_thread(db, self.destination, tid, conversation_id)
+                journal = await clone_threads.start_thread(
+                    db, self.destination, tid, conversation_id
+                )
             if journal.finished_at is None:
                 if not fresh:
                     journal = await self._reconcile(db, journal)  # a dead predecessor's
                 journal, appended = await self._append_rest(db, journal)
                 writes += appended
-                await clone_state.finish_thread(db, self.destination, tid)
+                await clone_threads.finish_thread(db, self.destination, tid)
         await user_threads.adopt_copy(
             self.ctx.db,
             thread.user_id,
@@ -194,7 +196,7 @@ class ThreadCopier:
                 items=[m.item for m in mapped],  # type: ignore[misc]
             ),
         )
-        return await clone_state.advance_thread(
+        return await clone_threads.advance_thread(
             db,
             self.destination,
             journal.source_thread_id,
@@ -241,7 +243,7 @@ class ThreadCopier:
         self.ctx.log.info(
             "clone.thread_reconciled", thread=journal.source_thread_id, landed=len(landed)
         )
-        return await clone_state.advance_thread(
+        return await clone_threads.advance_thread(
             db,
             self.destination,
             journal.source_thread_id,

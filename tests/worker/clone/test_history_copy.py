@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from sandbox.faults import Fault
-from store import clone_state, registry
+from store import clone_state, clone_threads, registry
 from tests.worker.clone.conftest import CloneWorld
 from tests.worker.clone.history_world import conversation_items, expected_items, seed_history
 from tests.worker.clone.test_resume import start_worker
@@ -62,7 +62,7 @@ async def test_a_worker_killed_mid_thread_resumes_without_duplicates(
                 Fault(kind="hang", method="POST", path=ITEMS, count=1, project_id=project)
             )
         await until(lambda: hang.fired)
-    journal = await clone_state.thread_journal(world.ferry.db, "dst", history.threads[0])
+    journal = await clone_threads.thread_journal(world.ferry.db, "dst", history.threads[0])
     assert journal is not None and journal.messages_copied == 20  # the first batch only
     state.clear_faults()
     result = await result_on(start_worker(world), handle)

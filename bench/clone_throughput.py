@@ -2,26 +2,29 @@
 
 A source project (v2 style) holds N assistants, F files and S vector stores (assistant i uses
 store i mod S; file j sits in store j mod S). The destination (v2 style, so both runs make
-the same remote objects) has a requests-per-minute limit and a per-request latency; its
-request bucket is emptied before each run starts, so a run works at the limit, not off a
-full bucket. In one run: Ferry (plan + apply, one worker process in this process,
+the same remote objects) has a requests-per-minute limit and a per-request latency, and so
+has the source: a clone goes from one OpenAI project to another, and each answers in its
+own time under its own limit (`--src-rpm`, `--src-latency-ms`; by default the destination's;
+`--src-rpm 0 --src-latency-ms 0` gives the instant, unlimited source of earlier runs). Each
+project's request bucket is emptied before each run starts, so a run works at the limits,
+not off full buckets. In one run: Ferry (plan + apply, one worker process in this process,
 MAX_CONCURRENCY across it), then seed 000's replicator (`Naive`) on a fresh destination.
 
     python bench/clone_throughput.py [--assistants 50] [--files 150] [--stores 10]
-        [--rpm 600] [--latency-ms 250] [--concurrency 8] [--naive-tries 3] [--naive-runs 10]
+        [--rpm 600] [--latency-ms 250] [--src-rpm RPM] [--src-latency-ms MS]
+        [--concurrency 8] [--naive-tries 3] [--naive-runs 10]
 
 The defaults: 600 requests a minute is of the order of OpenAI's tier-1 request limits, and
-250 ms a plausible answer time for an upload or a create; with them Ferry's ~440
-destination requests take under a minute and the naive run's ~1,000 under two, so the
-whole bench takes about four minutes. `--rpm` and `--latency-ms` change them; the full
-50/150/10 is the default size.
+250 ms a plausible answer time for an upload or a create; with them the whole bench takes
+about five minutes. The full 50/150/10 is the default size.
 
-Prints wall time; the lower bound: (the destination requests Ferry sent that were admitted,
-minus what the bucket held at the start) ÷ the limit, with those requests per route and the
-bound of the writes alone; their ratio; the share of destination requests answered 429,
-from the sandbox's counters; the speed-up over seed 000 run to the end (its failed
-assistants re-run, as its report recommends); the duplicate objects Ferry left (0
-expected). The sandbox runs in threads of this process (noisy figures on a loaded machine).
+Prints wall time; the lower bound: per project, (the requests Ferry sent there that were
+admitted, minus what its bucket held at the start) ÷ its limit, the larger of the two, with
+the requests per route and the bound of the destination's writes alone; their ratio; the
+share of requests answered 429 (both projects), from the sandbox's counters; the speed-up
+over seed 000 run to the end (its failed assistants re-run, as its report recommends); the
+duplicate objects Ferry left (0 expected). The sandboxes run in threads of this process
+(noisy figures on a loaded machine).
 """
 
 from __future__ import annotations
@@ -107,8 +110,8 @@ def bucket_level(server: ThreadedSandbox, project_id: str) -> float:
     return bucket.level
 
 
-def dst_counts(server: ThreadedSandbox) -> tuple[int, int]:
-    """Requests the destination answered, and how many were 429s."""
+def counts(server: ThreadedSandbox) -> tuple[int, int]:
+    """Requests a project's server answered, and how many were 429s."""
     snap = server.state.counters.snapshot()
     return snap["total"], sum(r["count"] for r in snap["requests"] if r["status"] == 429)
 
@@ -306,7 +309,7 @@ WRITES = {
 
 
 def by_route(server: ThreadedSandbox) -> dict[tuple[str, str], int]:
-    """Admitted (not 429) destination requests per route."""
+    """Admitted (not 429) requests per route."""
     routes: Counter[tuple[str, str]] = Counter()
     for r in server.state.counters.snapshot()["requests"]:
         if r["status"] != 429:
@@ -321,11 +324,21 @@ async def main() -> None:
     parser.add_argument("--stores", type=int, default=10)
     parser.add_argument("--rpm", type=int, default=600)
     parser.add_argument("--latency-ms", type=float, default=250)
+    parser.add_argument("--src-rpm", type=int, help="the source's limit (default: --rpm; 0: none)")
+    parser.add_argument(
+        "--src-latency-ms", type=float, help="the source's answer time (default: --latency-ms)"
+    )
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--naive-tries", type=int, default=3, help="seed 000's maxRetries")
     parser.add_argument("--naive-runs", type=int, default=10, help="re-runs of failed ones")
     args = parser.parse_args()
+    src_rpm = args.rpm if args.src_rpm is None else args.src_rpm
+    src_latency = args.latency_ms if args.src_latency_ms is None else args.src_latency_ms
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(
+        f"destination: {args.rpm} requests/min, {args.latency_ms:g} ms an answer; source: "
+        f"{f'{src_rpm} requests/min' if src_rpm else 'no limit'}, {src_latency:g} ms an answer"
+    )
     state = SandboxState()
     state.allow_all_downloads = True
     with ThreadedSandbox(state) as src_server, ThreadedSandbox(SandboxState()) as dst_server:
@@ -333,6 +346,13 @@ async def main() -> None:
         src_client = AsyncOpenAI(api_key=src[0], base_url=src_server.base_url, max_retries=0)
         await seed(src_client, args.assistants, args.files, args.stores)
         src_server.state.set_allow_all_downloads(True, src[1])
+        # Limited and slowed after the seeding: it stands for a project filled long ago.
+        if src_rpm:
+            src_server.state.set_limits(src[1], requests_per_minute=src_rpm)
+        if src_latency:
+            src_server.state.add_fault(
+                Fault(kind="latency", latency_ms=src_latency, project_id=src[1])
+            )
 
         results: dict[str, Any] = {}
         for label in ("ferry", "naive"):
@@ -348,8 +368,12 @@ async def main() -> None:
                 dst_client: AsyncOpenAI = dst_client, pid: str = dst[1], level: list = level
             ) -> None:
                 await drain(dst_client, dst_server, pid)
+                if src_rpm:
+                    await drain(src_client, src_server, src[1])
                 dst_server.state.counters.clear()
+                src_server.state.counters.clear()
                 level.append(bucket_level(dst_server, pid))
+                level.append(bucket_level(src_server, src[1]) if src_rpm else 0.0)
 
             extra = ""
             if label == "ferry":
@@ -358,39 +382,60 @@ async def main() -> None:
             else:
                 wall, runs, unfinished = await run_naive(args, src_client, dst_client, start)
                 extra = f", {runs} run(s), {unfinished} assistant(s) never cloned"
-            total, limited = dst_counts(dst_server)
+            total, limited = counts(dst_server)
+            src_total, src_limited = counts(src_server)
             objects = dst_server.state.projects[dst[1]].object_counts()
-            results[label] = (wall, total, limited, objects, level[0], by_route(dst_server))
+            results[label] = (
+                wall,
+                (total, limited, level[0], by_route(dst_server)),
+                (src_total, src_limited, level[1], by_route(src_server)),
+                objects,
+            )
             print(
-                f"{label}: wall {wall:.1f} s, {total} destination requests, "
-                f"{limited} answered 429, objects {objects}{extra}"
+                f"{label}: wall {wall:.1f} s, {total} destination requests ({limited} answered "
+                f"429), {src_total} source requests ({src_limited} answered 429), "
+                f"objects {objects}{extra}"
             )
             if label == "naive":
                 results["naive_unfinished"] = unfinished
             await dst_client.close()
 
-    wall, total, limited, objects, level0, routes = results["ferry"]
-    needed = total - limited
+    wall, (total, limited, level0, routes), source, objects = results["ferry"]
+    src_total, src_limited, src_level0, src_routes = source
     writes = sum(n for route, n in routes.items() if route in WRITES)
-    # What the bucket held when the clock started goes at once; the rest at the limit.
-    bound = max(0.0, needed - level0) / args.rpm * 60
+    # What a bucket held when the clock started goes at once; the rest at the limit.
+    dst_bound = max(0.0, total - limited - level0) / args.rpm * 60
+    src_bound = max(0.0, src_total - src_limited - src_level0) / src_rpm * 60 if src_rpm else 0.0
+    bound = max(dst_bound, src_bound)
     expected = {"file": args.files, "vector_store": args.stores, "assistant": args.assistants}
     duplicates = sum(max(0, objects.get(k, 0) - v) for k, v in expected.items())
     missing = sum(max(0, v - objects.get(k, 0)) for k, v in expected.items())
     ratio = wall / bound if bound else float("inf")
-    pct = 100 * limited / total if total else 0.0
+    answered = total + src_total
+    pct = 100 * (limited + src_limited) / answered if answered else 0.0
     naive_wall = results["naive"][0]
     speedup = naive_wall / wall
-    print("Ferry's admitted destination requests by route:")
-    for (method, route), n in sorted(routes.items(), key=lambda kv: -kv[1]):
-        print(f"  {n:5d}  {method} {route}{'  (write)' if (method, route) in WRITES else ''}")
+    for side, counted in (("destination", routes), ("source", src_routes)):
+        print(f"Ferry's admitted {side} requests by route:")
+        for (method, route), n in sorted(counted.items(), key=lambda kv: -kv[1]):
+            print(f"  {n:5d}  {method} {route}{'  (write)' if (method, route) in WRITES else ''}")
     print(f"wall time (Ferry): {wall:.1f} s; naive (seed 000): {naive_wall:.1f} s")
     print(
-        f"lower bound: ({needed} requests - {level0:.1f} in the bucket at the start) "
-        f"÷ {args.rpm}/min = {bound:.1f} s (ratio {ratio:.2f}); "
-        f"the {writes} writes alone: {max(0.0, writes - level0) / args.rpm * 60:.1f} s"
+        f"lower bound: destination ({total - limited} requests - {level0:.1f} in the bucket "
+        f"at the start) ÷ {args.rpm}/min = {dst_bound:.1f} s; source "
+        + (
+            f"({src_total - src_limited} - {src_level0:.1f}) ÷ {src_rpm}/min = {src_bound:.1f} s"
+            if src_rpm
+            else "unlimited"
+        )
+        + f"; the larger: {bound:.1f} s (ratio {ratio:.2f}); "
+        f"the {writes} destination writes alone: "
+        f"{max(0.0, writes - level0) / args.rpm * 60:.1f} s"
     )
-    print(f"share answered 429: {pct:.2f} % ({limited} of {total})")
+    print(
+        f"share answered 429: {pct:.2f} % ({limited} of {total} at the destination, "
+        f"{src_limited} of {src_total} at the source)"
+    )
     print(f"Ferry's missing objects: {missing}; duplicates: {duplicates}")
     if results["naive_unfinished"]:
         print(

@@ -253,7 +253,8 @@ class RemoteVectorStores:
         poll_s: float = 1.0,
         on_round: Callable[[dict[str, VectorStoreFile]], Awaitable[None]] | None = None,
     ) -> dict[str, VectorStoreFile]:
-        """Poll until every file is `completed`, `failed` or `cancelled`; each file's last state.
+        """Poll until every file is `completed`, `failed` or `cancelled`; the last state of
+        every file the store lists (the awaited ones done, and any others it holds).
 
         One list request a round covers 100 files, so a large store costs few requests.
         Raises `IngestionTimedOut` at the deadline and `FileNotAttached` for a file that is
@@ -271,7 +272,7 @@ class RemoteVectorStores:
             if on_round is not None:
                 await on_round(statuses)
             if not pending:
-                return statuses
+                return listed
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise IngestionTimedOut(vector_store_id, pending, statuses)

@@ -168,7 +168,7 @@ class Applier:
             status="planned",
             destination_id=existing.id,
         )
-        validation = await self.validate(existing.id, spec, stores, files)
+        validation = await self.validate(existing, spec, stores, files)
         threads = await self._threads(existing.id, spec.name)
         remote_definition = self.dst.style == "assistants"
         operations = {
@@ -278,15 +278,18 @@ class Applier:
 
     async def validate(
         self,
-        destination_id: str,
+        found: RemoteAssistant,
         spec: AssistantSpec,
         stores: dict[str, str],
         files: dict[str, str],
     ) -> list[ValidationCheck]:
-        """Seed step 3: read the destination back and check it against the plan."""
-        found = await self.dst.get(destination_id)
-        if found is None:
-            return [ValidationCheck(field="exists", ok=False, expected=destination_id)]
+        """Seed step 3: check the destination, as it last answered this job, against the plan.
+
+        `found` is the destination's own answer to this job's create or update (the object
+        as stored), or its read when nothing was written; each store's files are the
+        listing this job took after its last write to the store. So validation reads
+        nothing again, and still checks what the destination holds, not what was sent.
+        """
         got = found.spec
         checks = [
             _check("model", spec.model, got.model),
@@ -318,10 +321,10 @@ class Applier:
             )
             # One list per store: the ids attached, named through this run's file map.
             names = {o.destination_id: o.filename for o in self.copier.outcomes.values()}
-            found_names = sorted(
-                names.get(f.id, f"(unexpected {f.id})")
-                for f in await vector_stores.list_files(store_id)
-            )
+            listed = self.copier.store_files.get(store_id)
+            if listed is None:
+                listed = [f.id for f in await vector_stores.list_files(store_id)]
+            found_names = sorted(names.get(f, f"(unexpected {f})") for f in listed)
             checks.append(_check(f"vector_store[{source_id}].files", expected, found_names))
         ci = got.tool_resources.code_interpreter if got.tool_resources else None
         checks.append(

@@ -48,6 +48,9 @@ class KnowledgeCopier:
         self.since = since
         self.planned_files = planned_files or {}
         self.outcomes: dict[str, FileOutcome] = {}
+        # Each destination store's files as this job last listed them, after its own writes
+        # to the store: what validation checks, so it costs no list of its own.
+        self.store_files: dict[str, list[str]] = {}
         self.writes = 0
 
     async def file(self, source_id: str, store_ids: list[str]) -> str:
@@ -235,13 +238,14 @@ class KnowledgeCopier:
             if listed is not None and all(listed[d].status in DONE for d in wanted.values()):
                 # Every file was attached and ingested already (another assistant's job made
                 # the store): the listing just taken is the answer a poll would give.
-                statuses = {d: listed[d] for d in wanted.values()}
+                statuses = listed
             else:
                 statuses = await stores.wait_for_ingestion(
                     store_id, list(wanted.values()), deadline_s=deadline_s
                 )
         except IngestionTimedOut as timed_out:
             raise JobFailure(str(timed_out), detail={"code": "ingestion_timeout"}) from None
+        self.store_files[store_id] = list(statuses)
         for source_id, destination_id in wanted.items():
             if source_id in self.outcomes:
                 outcome = self.outcomes[source_id]

@@ -367,9 +367,11 @@ async def main() -> None:
             async def start(
                 dst_client: AsyncOpenAI = dst_client, pid: str = dst[1], level: list = level
             ) -> None:
-                await drain(dst_client, dst_server, pid)
-                if src_rpm:
-                    await drain(src_client, src_server, src[1])
+                # Both at once: a bucket drained first would refill while the other drains.
+                await asyncio.gather(
+                    drain(dst_client, dst_server, pid),
+                    *([drain(src_client, src_server, src[1])] if src_rpm else []),
+                )
                 dst_server.state.counters.clear()
                 src_server.state.counters.clear()
                 level.append(bucket_level(dst_server, pid))

@@ -166,6 +166,8 @@ class PlannedFile(BaseModel):
     reused_as: str | None = None
     # Attributes it has in the vector store it is attached to.
     attributes: dict[str, Any] | None = None
+    # The source file's creation time (Unix seconds); None in plans stored before it was kept.
+    created_at: int | None = None
 
 
 class PlannedVectorStore(BaseModel):
@@ -176,6 +178,9 @@ class PlannedVectorStore(BaseModel):
     chunking_strategy: dict[str, Any] | None = None
     file_ids: list[str] = Field(default_factory=list)
     reused_as: str | None = None
+    # Each file's attributes in this store, by source file id (a file may sit in several
+    # stores, each with its own); None in plans stored before they were kept here.
+    file_attributes: dict[str, dict[str, Any] | None] | None = None
 
 
 class PlannedThread(BaseModel):

@@ -57,9 +57,13 @@ class RemoteFiles:
         answer = await self._call(lambda c: c.files.list(**args))
         return page_of(list(answer.data), bool(answer.has_more))
 
-    async def list_all(self, *, purpose: str | None = None) -> list[FileObject]:
-        """Every file (of `purpose`, if given), across every page, oldest first."""
-        return await every_page(lambda after: self.list_page(purpose=purpose, after=after))
+    async def list_all(
+        self, *, purpose: str | None = None, limit: int = DEFAULT_PAGE
+    ) -> list[FileObject]:
+        """Every file (of `purpose`, if given), across pages of `limit`, oldest first."""
+        return await every_page(
+            lambda after: self.list_page(purpose=purpose, limit=limit, after=after)
+        )
 
     async def find_uploaded(
         self, filename: str, size: int, *, purpose: str, since: int

@@ -70,7 +70,7 @@ class KnowledgeCopier:
                     self._note(source_id, copy.destination_file_id, existing, copy.travel)
                     return copy.destination_file_id
                 await clone_state.forget_file(db, self.destination, source_id)
-            source = await self.src.knowledge.files.get(source_id)
+            source = await self._source_file(source_id)
             if source is None:
                 raise JobFailure(
                     f"file {source_id}: the source no longer has it; plan again",
@@ -113,6 +113,24 @@ class KnowledgeCopier:
             self.writes += sent
             self._note(source_id, uploaded.id, uploaded, resolved.travel.value)
             return uploaded.id
+
+    async def _source_file(self, source_id: str) -> FileObject | None:
+        """The source file as the plan read it (no request), else as the source says now.
+
+        A file deleted at the source since the plan is still copied when its bytes are at
+        hand (blob store, originals); a download names it gone (`FileUnavailable`)."""
+        planned = self.planned_files.get(source_id)
+        if planned is None or planned.created_at is None:
+            return await self.src.knowledge.files.get(source_id)
+        return FileObject(
+            id=source_id,
+            object="file",
+            bytes=planned.bytes,
+            created_at=planned.created_at,
+            filename=planned.filename,
+            purpose=planned.purpose,  # type: ignore[arg-type]  # a source's purpose as it was
+            status="processed",
+        )
 
     async def _copied_this_run(self, source_id: str) -> str | None:
         """The destination id of a file this run already copied (its record is newer than
@@ -255,6 +273,9 @@ class KnowledgeCopier:
         return store_id
 
     async def _attributes(self, planned: PlannedVectorStore) -> dict[str, dict | None]:
-        """Each source file's attributes in the source store (the plan keeps them per file)."""
+        """Each source file's attributes in the source store, as the plan read them (a plan
+        stored before it kept them: listed again)."""
+        if planned.file_attributes is not None:
+            return planned.file_attributes
         files = await self.src.knowledge.vector_stores.list_files(planned.source_id)
         return {f.id: f.attributes for f in files}

@@ -30,7 +30,7 @@ from schemas.clone import (
     SelectionMode,
 )
 from store import clone_state
-from worker.backends.files import NO_DOWNLOAD_PURPOSES
+from worker.backends.files import MAX_FILES_PAGE, NO_DOWNLOAD_PURPOSES
 from worker.backends.port import AssistantBackend, RemoteAssistant
 from worker.backends.vector_stores import MAX_BATCH_FILES
 from worker.clone.export_source import (
@@ -155,6 +155,12 @@ class Planner:
         # The destination's assistants by `cloned_from`, listed once per plan: on a v2
         # destination each search lists everything, once per assistant planned.
         self._by_tag: dict[str, list[RemoteAssistant]] | None = None
+        # Each source store once per plan (assistants share stores): the planned store (None
+        # if the source has none) and the problems that block whoever uses it.
+        self._stores: dict[str, tuple[PlannedVectorStore | None, list[str]]] = {}
+        # The source's files by id, listed once (10,000 a page) when the first is needed:
+        # one request where a get per file made one per file.
+        self._source_files: dict[str, FileObject] | None = None
 
     async def run(self) -> ClonePlan:
         """The plan, stored; its id is the stored row's."""
@@ -325,7 +331,6 @@ class Planner:
     ) -> list[PlannedVectorStore]:
         store_ids, _ = resource_ids(spec)
         planned = []
-        vector_stores = self.src.knowledge.vector_stores
         for store_id in store_ids:
             if self.from_export:
                 # Only a copy an earlier clone made at this destination can stand in.
@@ -339,30 +344,40 @@ class Planner:
                         PlannedVectorStore(source_id=store_id, name=None, reused_as=copied)
                     )
                 continue
-            store = await vector_stores.get(store_id)
-            if store is None:
-                problems.append(f"vector store {store_id}: the source has no such store")
-                continue
-            attached = await vector_stores.list_files(store_id)
-            for item in attached:
-                await self._file(item.id, [store_id], problems, attributes=item.attributes)
-            chunking = attached[0].chunking_strategy if attached else None
-            planned.append(
-                PlannedVectorStore(
-                    source_id=store_id,
-                    name=store.name,
-                    metadata=dict(store.metadata or {}),
-                    expires_after=store.expires_after.model_dump(mode="json")
-                    if store.expires_after
-                    else None,
-                    chunking_strategy=chunking.model_dump(mode="json") if chunking else None,
-                    file_ids=[f.id for f in attached if f.id in self.files],
-                    reused_as=await clone_state.copied_vector_store(
-                        self.ctx.db, self.job.destination, store_id
-                    ),
-                )
-            )
+            if store_id not in self._stores:
+                found: list[str] = []
+                self._stores[store_id] = (await self._vector_store(store_id, found), found)
+            store, store_problems = self._stores[store_id]
+            problems.extend(store_problems)
+            if store is not None:
+                planned.append(store)
         return planned
+
+    async def _vector_store(self, store_id: str, problems: list[str]) -> PlannedVectorStore | None:
+        """One source store as planned, its files planned too; None if the source has none."""
+        vector_stores = self.src.knowledge.vector_stores
+        store = await vector_stores.get(store_id)
+        if store is None:
+            problems.append(f"vector store {store_id}: the source has no such store")
+            return None
+        attached = await vector_stores.list_files(store_id)
+        for item in attached:
+            await self._file(item.id, [store_id], problems, attributes=item.attributes)
+        chunking = attached[0].chunking_strategy if attached else None
+        return PlannedVectorStore(
+            source_id=store_id,
+            name=store.name,
+            metadata=dict(store.metadata or {}),
+            expires_after=store.expires_after.model_dump(mode="json")
+            if store.expires_after
+            else None,
+            chunking_strategy=chunking.model_dump(mode="json") if chunking else None,
+            file_ids=[f.id for f in attached if f.id in self.files],
+            reused_as=await clone_state.copied_vector_store(
+                self.ctx.db, self.job.destination, store_id
+            ),
+            file_attributes={f.id: f.attributes for f in attached if f.id in self.files},
+        )
 
     async def _code_interpreter_files(self, spec: AssistantSpec, problems: list[str]) -> list[str]:
         _, file_ids = resource_ids(spec)
@@ -378,7 +393,7 @@ class Planner:
     ) -> bool:
         if file_id in self.files:
             return True
-        file = await self.src.knowledge.files.get(file_id)
+        file = await self._source_file(file_id)
         if file is None:
             problems.append(
                 missing_file_problem(file_id, self.originals)
@@ -402,8 +417,19 @@ class Planner:
             travel=travel,
             reused_as=copy.destination_file_id if copy else None,
             attributes=attributes,
+            created_at=file.created_at,
         )
         return True
+
+    async def _source_file(self, file_id: str) -> FileObject | None:
+        """A source file's metadata: from one listing of the source's files, else by id."""
+        if self.from_export:
+            return await self.src.knowledge.files.get(file_id)
+        if self._source_files is None:
+            listed = await self.src.knowledge.files.list_all(limit=MAX_FILES_PAGE)  # type: ignore[union-attr]
+            self._source_files = {f.id: f for f in listed}
+        # A file made after the listing, or one a server leaves out of lists: ask for it.
+        return self._source_files.get(file_id) or await self.src.knowledge.files.get(file_id)
 
     async def _travel(self, file: FileObject, store_ids: list[str]) -> str:
         """How the file's bytes will travel: the first way that should have them."""

@@ -45,10 +45,11 @@ async def test_validation_checks_the_destinations_own_answers_without_reading_ag
     }
     # Each assistant was checked against its create's answer: no retrieve.
     assert answered(world, "GET", "/v1/assistants/{id}") - gets == 0
-    # The store's files: the source's attributes read once per assistant using it (2), the
-    # destination's attach check per assistant (2) and one ingestion poll by the job that
-    # attached them (1); validation reuses the last listing (it added 2 before).
-    assert answered(world, "GET", "/v1/vector_stores/{id}/files") - store_lists == 5
+    # The store's files: the destination's attach check per assistant using it (2) and one
+    # ingestion poll by the job that attached them (1). Validation reuses the last listing
+    # (it added 2), and the files' attributes come from the plan (the source was listed
+    # again per assistant: 2 more).
+    assert answered(world, "GET", "/v1/vector_stores/{id}/files") - store_lists == 3
 
 
 async def test_an_unexpected_file_in_a_cloned_store_fails_the_assistants_using_it(

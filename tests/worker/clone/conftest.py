@@ -55,6 +55,15 @@ class CloneWorld:
         snapshot = project.server.state.counters.snapshot()
         return sum(r["count"] for r in snapshot["requests"] if r["method"] in ("POST", "DELETE"))
 
+    def answered(self, method: str, route: str) -> int:
+        """Requests of `route` the session's sandbox answered 200 so far (every project's)."""
+        snapshot = self.dst.server.state.counters.snapshot()
+        return sum(
+            r["count"]
+            for r in snapshot["requests"]
+            if (r["method"], r["route"], r["status"]) == (method, route, 200)
+        )
+
     def counts(self, project: SandboxProject) -> dict[str, int]:
         return project.project.object_counts()
 

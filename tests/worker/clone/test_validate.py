@@ -7,16 +7,6 @@ import pytest
 from tests.worker.clone.conftest import CloneWorld, seed_source
 
 
-def answered(world: CloneWorld, method: str, route: str) -> int:
-    """Requests of `route` the session's sandbox answered 200 so far (every project's)."""
-    snapshot = world.dst.server.state.counters.snapshot()
-    return sum(
-        r["count"]
-        for r in snapshot["requests"]
-        if (r["method"], r["route"], r["status"]) == (method, route, 200)
-    )
-
-
 @pytest.mark.parametrize("dst_style", ["assistants"])
 async def test_validation_checks_the_destinations_own_answers_without_reading_again(
     clone_world: CloneWorld,
@@ -25,8 +15,8 @@ async def test_validation_checks_the_destinations_own_answers_without_reading_ag
     world.dst.server.state.set_ingestion_seconds(0.0, world.dst.project_id)
     await seed_source(world)
     plan = await world.plan(include_file_search=True)
-    gets = answered(world, "GET", "/v1/assistants/{id}")
-    store_lists = answered(world, "GET", "/v1/vector_stores/{id}/files")
+    gets = world.answered("GET", "/v1/assistants/{id}")
+    store_lists = world.answered("GET", "/v1/vector_stores/{id}/files")
 
     results = await world.apply(plan)
 
@@ -44,12 +34,12 @@ async def test_validation_checks_the_destinations_own_answers_without_reading_ag
         "code_interpreter.files": True,
     }
     # Each assistant was checked against its create's answer: no retrieve.
-    assert answered(world, "GET", "/v1/assistants/{id}") - gets == 0
+    assert world.answered("GET", "/v1/assistants/{id}") - gets == 0
     # The store's files: the destination's attach check per assistant using it (2) and one
     # ingestion poll by the job that attached them (1). Validation reuses the last listing
     # (it added 2), and the files' attributes come from the plan (the source was listed
     # again per assistant: 2 more).
-    assert answered(world, "GET", "/v1/vector_stores/{id}/files") - store_lists == 3
+    assert world.answered("GET", "/v1/vector_stores/{id}/files") - store_lists == 3
 
 
 async def test_an_unexpected_file_in_a_cloned_store_fails_the_assistants_using_it(

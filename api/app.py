@@ -50,10 +50,12 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ferry = await FerryClient.connect(settings.client_settings())
         tokens = TokenCache(ferry.db, ferry.redis, ferry.keys, settings.api_token_cache_s)
+        await tokens.start()
         app.state.ferry_api = ApiState(settings=settings, ferry=ferry, kinds=served, tokens=tokens)
         try:
             yield
         finally:
+            await tokens.aclose()
             await ferry.aclose()
 
     app = FastAPI(

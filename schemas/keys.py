@@ -112,6 +112,11 @@ class RedisKeys:
         """A counter every token revocation moves on: API processes drop their cached tokens."""
         return f"{self.prefix}:api-tokens:generation"
 
+    @property
+    def api_token_channel(self) -> str:
+        """Pub/sub channel a revocation publishes the new generation on: caches drop at once."""
+        return f"{self.prefix}:api-tokens:revoked"
+
     def idempotency(self, token_id: str, key: str) -> str:
         """The job an API token's `Idempotency-Key` stands for."""
         return f"{self.prefix}:idempotency:{token_id}:{key}"

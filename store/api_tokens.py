@@ -107,9 +107,9 @@ async def list_tokens(db: asyncpg.Pool, deployment: str) -> list[ApiToken]:
 async def revoke(db: asyncpg.Pool, redis: Redis, keys: RedisKeys, token_id: UUID) -> bool:
     """Revoke a token at once; False if the deployment has no such live token.
 
-    The deployment's token generation moves on after the row is written, so every API
-    process drops the tokens it has cached (a lookup under way when it moves caches its
-    answer under the old generation, which no longer counts).
+    The deployment's token generation moves on after the row is written and is published,
+    so every API process drops the tokens it has cached (a lookup under way when it moves
+    caches its answer under the old generation, which no longer counts).
     """
     result = await db.execute(
         "UPDATE api_tokens SET revoked_at = now() "
@@ -117,5 +117,6 @@ async def revoke(db: asyncpg.Pool, redis: Redis, keys: RedisKeys, token_id: UUID
         token_id,
         keys.prefix,
     )
-    await redis.incr(keys.api_token_generation())
+    generation = await redis.incr(keys.api_token_generation())
+    await redis.publish(keys.api_token_channel, str(generation))
     return result.endswith(" 1")

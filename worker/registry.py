@@ -9,22 +9,17 @@ in-process copies when it reconnects, since it may have missed messages meanwhil
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-import structlog
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
 
 from schemas.keys import RedisKeys
 from store import registry
+from store.channel_listener import ChannelListener
 from store.registry_writes import CachedConfig, RegistryChange, decode_cached
-
-log = structlog.get_logger("ferry.registry")
 
 DEFAULT_TTL_S = 300
 
@@ -53,8 +48,13 @@ class ConfigCache:
         self._local: dict[tuple[str, str], _Local] = {}
         # The last version announced per assistant since (re)subscribing.
         self._announced: dict[tuple[str, str], int] = {}
-        self._listener: asyncio.Task[None] | None = None
-        self._subscribed = asyncio.Event()
+        self._listener = ChannelListener(
+            redis,
+            keys.registry_channel,
+            name="ferry-registry-listener",
+            on_message=lambda data: self.drop(RegistryChange.model_validate_json(data)),
+            on_subscribed=self._resubscribed,
+        )
 
     async def get(self, profile: str, name: str) -> CachedConfig:
         """The current config of `name` in `profile`; `UnknownAssistant` if there is none."""
@@ -100,40 +100,16 @@ class ConfigCache:
 
     async def start(self) -> None:
         """Start listening for registry changes; returns once subscribed."""
-        self._listener = asyncio.create_task(self._listen(), name="ferry-registry-listener")
-        waiting = asyncio.create_task(self._subscribed.wait())
-        done, _ = await asyncio.wait({waiting, self._listener}, return_when="FIRST_COMPLETED")
-        if self._listener in done:
-            waiting.cancel()
-            self._listener.result()  # raises what stopped it
+        await self._listener.start()
 
     async def aclose(self) -> None:
         """Stop listening (in-process copies are kept until the cache object goes)."""
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
-            self._listener = None
+        await self._listener.aclose()
 
-    async def _listen(self) -> None:
-        delay = 0.1
-        while True:
-            try:
-                async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.subscribe(self._keys.registry_channel)
-                    # Messages sent while unsubscribed are lost: nothing local may be trusted.
-                    self._local.clear()
-                    self._announced.clear()
-                    self._subscribed.set()
-                    delay = 0.1
-                    async for message in pubsub.listen():
-                        if message["type"] == "message":
-                            self.drop(RegistryChange.model_validate_json(message["data"]))
-            except (RedisConnectionError, OSError) as error:
-                self._subscribed.clear()
-                log.warning("registry listener reconnecting", error=str(error), delay_s=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+    async def _resubscribed(self) -> None:
+        # Messages sent while unsubscribed are lost: nothing local may be trusted.
+        self._local.clear()
+        self._announced.clear()
 
 
 async def start_config_cache(ctx: dict[str, Any], *, ttl_s: int = DEFAULT_TTL_S) -> ConfigCache:

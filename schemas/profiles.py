@@ -15,6 +15,9 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 PROFILE_KEY = re.compile(r"^OPENAI_(?:(?P<name>[A-Z0-9][A-Z0-9_]*?)_)?API_KEY$")
+# `default`'s settings are `OPENAI_BASE_URL` and so on: this spelling would define it with
+# its `OPENAI_DEFAULT_*` settings silently ignored, so it defines nothing and is refused.
+RESERVED_KEY = "OPENAI_DEFAULT_API_KEY"
 
 
 def env_prefix(name: str) -> str:
@@ -35,6 +38,8 @@ def defined_profiles(variables: Iterable[str]) -> dict[str, str]:
     """Profile name → the variable that defines it, for every `…API_KEY` among `variables`."""
     found: dict[str, str] = {}
     for variable in variables:
+        if variable.upper() == RESERVED_KEY:
+            continue
         if match := PROFILE_KEY.match(variable.upper()):
             found[match["name"].lower() if match["name"] else "default"] = variable.upper()
     return found

@@ -17,7 +17,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from schemas.profiles import defined_profiles, env_prefix, environment, unknown_profile
+from schemas.profiles import (
+    RESERVED_KEY,
+    defined_profiles,
+    env_prefix,
+    environment,
+    unknown_profile,
+)
 from store.settings import StoreSettings
 
 # OpenAI keys are `sk-…` (`sk-proj-…`, `sk-svcacct-…`, `sk-admin-…`); anything shorter or with
@@ -167,6 +173,12 @@ class Settings(StoreSettings):
 def load_profiles(environ: dict[str, str]) -> dict[str, Profile]:
     """Build the profiles that `environ` defines, validating each key and style."""
     profiles: dict[str, Profile] = {}
+    if RESERVED_KEY in environ:
+        raise SettingsError(
+            f"{RESERVED_KEY} is not read: profile 'default' is OPENAI_API_KEY, with "
+            "OPENAI_BASE_URL, OPENAI_ORG_ID, OPENAI_PROJECT_ID and OPENAI_API_STYLE; rename the "
+            "OPENAI_DEFAULT_* variables"
+        )
     for name, variable in sorted(defined_profiles(environ).items()):
         prefix = env_prefix(name)
         key = environ[variable].strip()

@@ -37,6 +37,11 @@ def test_every_openai_name_api_key_defines_a_profile() -> None:
         ({"OPENAI_SRC_API_KEY": f'"{SRC}"'}, "OPENAI_SRC_API_KEY"),
         ({"OPENAI_SRC_API_KEY": "  "}, "OPENAI_SRC_API_KEY is empty"),
         ({"OPENAI_DST_API_KEY": DST, "OPENAI_DST_API_STYLE": "threads"}, "OPENAI_DST_API_STYLE"),
+        # `default` reads OPENAI_BASE_URL: this spelling would send it to api.openai.com
+        (
+            {"OPENAI_DEFAULT_API_KEY": DST, "OPENAI_DEFAULT_BASE_URL": "http://127.0.0.1:9/v1"},
+            "OPENAI_DEFAULT_API_KEY is not read: profile 'default' is OPENAI_API_KEY",
+        ),
     ],
 )
 def test_a_bad_key_or_style_is_refused_naming_the_variable(

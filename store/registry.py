@@ -1,17 +1,16 @@
-"""Registry queries: assistants by (profile, name), their tools, tool resources and user threads.
+"""Registry queries: assistants by (profile, name), versioned, with their history.
 
 `upsert` is the one write path for definitions: it compares the stored spec with the new one,
 writes only when something changed, and then bumps `version` (which the config cache
 compares). `delete` is a hard delete: the export is the backup, and a deleted name can be
 created again. An assistant another one calls as a sub-assistant cannot be deleted.
-User threads live in `store.user_threads`.
+Tool and tool-resource rows live in `store.assistant_tools`, user threads in
+`store.user_threads`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -22,8 +21,8 @@ from uuid import UUID
 import asyncpg
 
 from schemas.assistant_changes import FieldChange, spec_changes
-from schemas.assistant_parts import SubAssistantTool
 from schemas.assistants import AssistantSpec, SpecError, parse_spec
+from store import assistant_tools
 
 Database = asyncpg.Pool | asyncpg.Connection
 
@@ -185,7 +184,7 @@ async def upsert(
             return WriteResult(current, created=False)
         if current is not None:
             assistant_id = current.id
-        sub_ids = await _sub_assistant_ids(conn, profile, spec)
+        sub_ids = await assistant_tools.sub_assistant_ids(conn, profile, spec)
         await conn.execute(
             """
             UPDATE assistants SET description = $2, model = $3, instructions = $4,
@@ -203,8 +202,8 @@ async def upsert(
             spec.metadata,
             created,
         )
-        await _write_tools(conn, profile, assistant_id, spec, sub_ids)
-        await _write_resources(conn, assistant_id, spec)
+        await assistant_tools.write_tools(conn, profile, assistant_id, spec, sub_ids)
+        await assistant_tools.write_resources(conn, assistant_id, spec)
         entry = await get_by_id(conn, assistant_id)
         assert entry is not None
         await _record_history(conn, entry, changes)
@@ -278,7 +277,7 @@ async def delete(db: Database, profile: str, name: str) -> int | None:
             entry.name,
         )
         await conn.execute("DELETE FROM assistant_tools WHERE assistant_id = $1", entry.id)
-        await _drop_unlinked_tools(conn, profile)
+        await assistant_tools.drop_unlinked_tools(conn, profile)
         await conn.execute("DELETE FROM assistants WHERE id = $1", entry.id)
         return entry.version
 
@@ -349,112 +348,6 @@ async def _locked(conn: asyncpg.Connection, profile: str, name: str) -> Registry
     return (await _entries(conn, [row]))[0] if row else None
 
 
-async def _sub_assistant_ids(
-    conn: asyncpg.Connection, profile: str, spec: AssistantSpec
-) -> dict[str, UUID]:
-    wanted = spec.sub_assistant_names()
-    if not wanted:
-        return {}
-    rows = await conn.fetch(
-        "SELECT name, id FROM assistants WHERE profile = $1 AND name = ANY($2::text[])",
-        profile,
-        wanted,
-    )
-    found = {row["name"]: row["id"] for row in rows}
-    missing = [
-        (f"tools[{i}].assistant", f"no assistant {tool.assistant!r} in profile {profile!r}")
-        for i, tool in enumerate(spec.tools)
-        if isinstance(tool, SubAssistantTool) and tool.assistant not in found
-    ]
-    if missing:
-        raise SpecError(missing)
-    return found
-
-
-def _tool_row(tool: Any, sub_ids: dict[str, UUID]) -> dict[str, Any]:
-    plain = tool.model_dump(mode="json", by_alias=True, exclude_none=True)
-    kind = plain.pop("type")
-    sub_id = sub_ids[plain.pop("assistant")] if kind == "sub_assistant" else None
-    name = plain.pop("name", kind)
-    row = {
-        "kind": kind,
-        "name": name,
-        "description": plain.pop("description", None),
-        "parameters": plain.pop("parameters", None),
-        "strict": plain.pop("strict", None),
-        "options": plain or None,  # what is left: file_search's overrides
-        "sub_assistant_id": sub_id,
-    }
-    identity = {**row, "sub_assistant_id": str(sub_id) if sub_id else None}
-    row["digest"] = hashlib.sha256(json.dumps(identity).encode()).hexdigest()
-    return row
-
-
-async def _write_tools(
-    conn: asyncpg.Connection,
-    profile: str,
-    assistant_id: UUID,
-    spec: AssistantSpec,
-    sub_ids: dict[str, UUID],
-) -> None:
-    await conn.execute("DELETE FROM assistant_tools WHERE assistant_id = $1", assistant_id)
-    for position, tool in enumerate(spec.tools):
-        row = _tool_row(tool, sub_ids)
-        tool_id = await conn.fetchval(
-            """
-            INSERT INTO tools (profile, kind, name, description, parameters, strict, options,
-                               sub_assistant_id, digest)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-            ON CONFLICT (profile, digest) DO UPDATE SET digest = EXCLUDED.digest
-            RETURNING id
-            """,
-            profile,
-            row["kind"],
-            row["name"],
-            row["description"],
-            row["parameters"],
-            row["strict"],
-            row["options"],
-            row["sub_assistant_id"],
-            row["digest"],
-        )
-        await conn.execute(
-            "INSERT INTO assistant_tools (assistant_id, tool_id, position) VALUES ($1, $2, $3)",
-            assistant_id,
-            tool_id,
-            position,
-        )
-    await _drop_unlinked_tools(conn, profile)
-
-
-async def _drop_unlinked_tools(conn: asyncpg.Connection, profile: str) -> None:
-    await conn.execute(
-        "DELETE FROM tools t WHERE profile = $1 "
-        "AND NOT EXISTS (SELECT 1 FROM assistant_tools l WHERE l.tool_id = t.id)",
-        profile,
-    )
-
-
-async def _write_resources(
-    conn: asyncpg.Connection, assistant_id: UUID, spec: AssistantSpec
-) -> None:
-    await conn.execute("DELETE FROM assistant_tool_resources WHERE assistant_id = $1", assistant_id)
-    resources = spec.tool_resources
-    rows: list[tuple[UUID, str, str, int]] = []
-    if resources and resources.file_search:
-        ids = resources.file_search.vector_store_ids
-        rows += [(assistant_id, "file_search", rid, i) for i, rid in enumerate(ids)]
-    if resources and resources.code_interpreter:
-        ids = resources.code_interpreter.file_ids
-        rows += [(assistant_id, "code_interpreter", rid, i) for i, rid in enumerate(ids)]
-    if rows:
-        await conn.executemany(
-            "INSERT INTO assistant_tool_resources (assistant_id, kind, resource_id, position) "
-            "VALUES ($1, $2, $3, $4)",
-            rows,
-        )
-
-
 def _format_json(value: Any) -> Any:
     if value is None or isinstance(value, str):
         return value
@@ -465,34 +358,8 @@ async def _entries(conn: asyncpg.Connection, rows: list[asyncpg.Record]) -> list
     if not rows:
         return []
     ids = [row["id"] for row in rows]
-    tools: dict[UUID, list[dict[str, Any]]] = {i: [] for i in ids}
-    for t in await conn.fetch(
-        """
-        SELECT l.assistant_id, t.kind, t.name, t.description, t.parameters, t.strict,
-               t.options, s.name AS sub_assistant
-        FROM assistant_tools l JOIN tools t ON t.id = l.tool_id
-        LEFT JOIN assistants s ON s.id = t.sub_assistant_id
-        WHERE l.assistant_id = ANY($1::uuid[]) ORDER BY l.assistant_id, l.position
-        """,
-        ids,
-    ):
-        tool: dict[str, Any] = {"type": t["kind"], **(t["options"] or {})}
-        if t["kind"] in ("function", "sub_assistant"):
-            tool["name"] = t["name"]
-        for key in ("description", "parameters", "strict"):
-            if t[key] is not None:
-                tool[key] = t[key]
-        if t["sub_assistant"] is not None:
-            tool["assistant"] = t["sub_assistant"]
-        tools[t["assistant_id"]].append(tool)
-    resources: dict[UUID, dict[str, dict[str, list[str]]]] = {i: {} for i in ids}
-    for r in await conn.fetch(
-        "SELECT assistant_id, kind, resource_id FROM assistant_tool_resources "
-        "WHERE assistant_id = ANY($1::uuid[]) ORDER BY assistant_id, kind, position",
-        ids,
-    ):
-        key = "vector_store_ids" if r["kind"] == "file_search" else "file_ids"
-        resources[r["assistant_id"]].setdefault(r["kind"], {key: []})[key].append(r["resource_id"])
+    tools = await assistant_tools.read_tools(conn, ids)
+    resources = await assistant_tools.read_resources(conn, ids)
     entries = []
     for row in rows:
         data = {

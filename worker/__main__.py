@@ -6,10 +6,14 @@ import argparse
 import asyncio
 import sys
 
+import structlog
+
 from schemas.keys import Queue
 from worker.app import run_workers
 from worker.logs import configure_logging
 from worker.settings import Settings, SettingsError
+
+log = structlog.get_logger("ferry.worker")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     except (SettingsError, ValueError) as error:
         print(f"ferry worker: {error}", file=sys.stderr)
         return 2
+    for variable in settings.unread_openai_variables():
+        log.warning(
+            "a setting nothing reads: a typo, or a profile without its API_KEY?", variable=variable
+        )
     queues = [Queue(q) for q in args.queue] if args.queue else list(Queue)
     asyncio.run(run_workers(queues, settings, burst=args.burst))
     return 0

@@ -169,6 +169,16 @@ async def run_checks(settings: Settings) -> list[Check]:
         checks.append(
             Check("profiles", False, "none defined: set OPENAI_<NAME>_API_KEY (see .env.example)")
         )
+    for variable in settings.unread_openai_variables():
+        # Not a failure (the worker runs without it), but likely a typo: said, in the table.
+        checks.append(
+            Check(
+                f"setting {variable}",
+                True,
+                "set but nothing reads it: check its spelling (see .env.example), or define "
+                "the profile's API_KEY",
+            )
+        )
     checks += await asyncio.gather(*(check_profile(p, settings) for p in profiles.values()))
     checks += await check_quotas(settings, list(profiles))
     return checks

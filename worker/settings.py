@@ -9,7 +9,7 @@ defines profile `default`. Keys are secrets: they never leave this module except
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -162,6 +162,12 @@ class Settings(StoreSettings):
         env_file = self.model_config.get("env_file")
         return load_profiles(environment(env_file if isinstance(env_file, str | Path) else None))
 
+    def unread_openai_variables(self) -> list[str]:
+        """`OPENAI_*` variables set in the environment (or `.env`) that nothing reads."""
+        env_file = self.model_config.get("env_file")
+        environ = environment(env_file if isinstance(env_file, str | Path) else None)
+        return unread_variables(environ, type(self).model_fields)
+
     def profile(self, name: str) -> Profile:
         """The named profile, or an error that says which variable defines it."""
         profiles = self.profiles
@@ -207,3 +213,21 @@ def load_profiles(environ: dict[str, str]) -> dict[str, Profile]:
         except ValidationError as error:  # pragma: no cover - every field is a plain string
             raise SettingsError(f"profile {name!r}: {error}") from None
     return profiles
+
+
+PROFILE_SETTINGS = ("API_KEY", "BASE_URL", "ORG_ID", "PROJECT_ID", "API_STYLE")
+# Read by the openai SDK itself (its log level), not by Ferry.
+SDK_VARIABLES = frozenset({"OPENAI_LOG"})
+
+
+def unread_variables(environ: Mapping[str, str], fields: Iterable[str]) -> list[str]:
+    """The `OPENAI_*` names in `environ` that no profile and no setting reads: likely typos.
+
+    A profile's settings are read under its own prefix only, so `OPENAI_SRC_BASEURL` (or
+    `OPENAI_SRC_BASE_URL` with no `OPENAI_SRC_API_KEY`) would otherwise change nothing in
+    silence.
+    """
+    read = {field.upper() for field in fields} | SDK_VARIABLES
+    for name in defined_profiles(environ):
+        read |= {f"{env_prefix(name)}{setting}" for setting in PROFILE_SETTINGS}
+    return sorted(v for v in environ if v.startswith("OPENAI_") and v not in read)

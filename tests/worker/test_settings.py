@@ -4,7 +4,14 @@ import pytest
 from pydantic import SecretStr
 
 from worker.openai.clients import openai_client
-from worker.settings import ApiStyle, Profile, Settings, SettingsError, load_profiles
+from worker.settings import (
+    ApiStyle,
+    Profile,
+    Settings,
+    SettingsError,
+    load_profiles,
+    unread_variables,
+)
 
 SRC = "sk-proj-" + "s" * 40
 DST = "sk-proj-" + "d" * 40
@@ -113,3 +120,32 @@ def test_a_profile_given_under_another_name_is_refused() -> None:
     given = Profile(name="dst", api_key=SecretStr(DST))
     with pytest.raises(SettingsError, match="profile 'src' is given as 'dst'"):
         Settings(_env_file=None, profiles={"src": given})
+
+
+def test_openai_variables_nothing_reads_are_named() -> None:
+    environ = {
+        "OPENAI_SRC_API_KEY": SRC,
+        "OPENAI_SRC_BASE_URL": "http://127.0.0.1:9/v1",
+        "OPENAI_SRC_BASEURL": "http://127.0.0.1:9/v1",  # the typo
+        "OPENAI_DST_PROJECT_ID": "proj_dst",  # a profile whose key is missing
+        "OPENAI_TIMEOUT_S": "30",  # a worker setting
+        "OPENAI_LOG": "debug",  # the SDK's own
+        "OPENAI_API_STYLE": "assistants",  # default's, but default has no key here
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+    }
+    assert unread_variables(environ, Settings.model_fields) == [
+        "OPENAI_API_STYLE",
+        "OPENAI_DST_PROJECT_ID",
+        "OPENAI_SRC_BASEURL",
+    ]
+    assert unread_variables({"OPENAI_API_KEY": SRC, "OPENAI_BASE_URL": "x"}, []) == []
+
+
+def test_settings_name_a_typo_and_still_define_the_profile(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENAI_SRC_API_KEY", SRC)
+    monkeypatch.setenv("OPENAI_SRC_PROJECTID", "proj_src")
+    settings = Settings(_env_file=None)
+    assert "src" in settings.profiles
+    assert "OPENAI_SRC_PROJECTID" in settings.unread_openai_variables()

@@ -64,6 +64,9 @@ async def test_doctor_passes_with_a_reachable_profile_and_fails_naming_a_bad_one
         OPENAI_SRC_API_KEY=sandbox_project.api_key, OPENAI_SRC_BASE_URL=sandbox_project.base_url
     )
     healthy = await ferry_cli("doctor")
+    ferry_cli.env.update(OPENAI_SRC_ORGID="org-typo")
+    typo = await ferry_cli("doctor")
+    del ferry_cli.env["OPENAI_SRC_ORGID"]
     ferry_cli.env.update(
         OPENAI_DST_API_KEY="sk-proj-" + "x" * 40, OPENAI_DST_BASE_URL=sandbox_project.base_url
     )
@@ -73,6 +76,10 @@ async def test_doctor_passes_with_a_reachable_profile_and_fails_naming_a_bad_one
 
     assert healthy.code == 0, healthy.out
     assert "profile src" in healthy.out and "reachable" in healthy.out
+    assert "OPENAI_SRC_ORGID" not in healthy.out
+    # a typo is said, not failed: the worker runs without it
+    assert typo.code == 0, typo.out
+    assert "setting OPENAI_SRC_ORGID" in typo.out and "nothing reads it" in typo.out
     assert (
         refused.code == 1 and "key refused" in refused.out and "OPENAI_DST_API_KEY" in refused.out
     )
@@ -91,7 +98,7 @@ async def test_ferry_worker_serves_jobs_and_stops_cleanly_on_sigterm(
         "worker",
         "--queue",
         "chat",
-        env=cli_env,
+        env={**cli_env, "OPENAI_SRC_BASEURL": "http://127.0.0.1:9/v1"},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
@@ -115,6 +122,8 @@ async def test_ferry_worker_serves_jobs_and_stops_cleanly_on_sigterm(
     ]
     assert process.returncode == 0, out.decode()
     assert b"worker stopped" in out
+    # it started despite the typo, and said so
+    assert b"a setting nothing reads" in out and b"OPENAI_SRC_BASEURL" in out
     # The doctor sees the live worker through arq's health check of its queue.
     chat_row = next(line for line in doctor.out.splitlines() if ":chat " in line)
     assert "j_complete=" in chat_row and "queued=" in chat_row

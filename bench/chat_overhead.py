@@ -1,18 +1,24 @@
 """Ferry's own latency per chat turn, against the plain SDK loop doing the same turns.
 
-In one run: the sandbox (a subprocess, no injected latency), a chat worker (a subprocess),
-and this producer. N users each send M turns one after another (every other turn calls a
-Python tool), first through Ferry (`client.chat`: ledger, queue, lock, background response
-polled, tool loop, outcome pushed), then with the plain SDK loop (`responses.create` on the
-user's conversation, the tool run inline, `function_call_output` sent back). Per Ferry turn:
+In one run: the sandbox (a subprocess; no injected latency by default), a chat worker (a
+subprocess), and this producer. N users each send M turns one after another (every other
+turn calls a Python tool), first through Ferry (`client.chat`: ledger, queue, lock,
+background response streamed, tool loop, outcome pushed), then with the plain SDK loop
+(`responses.create` on the user's conversation, the tool run inline, `function_call_output`
+sent back). Ferry's turn creates each response in the background and reads its stream to
+the final event. Per Ferry turn:
 
-- overhead = the producer's wall time - the worker's time in OpenAI calls - tool time;
+- overhead = the producer's wall time - the worker's time in OpenAI calls (stream reads
+  included) - tool time;
 - push = the producer holding the reply - the handler finishing it.
 
 It also prints the CPU time each process spent per turn (worker, producer, sandbox; from
 /proc), which is what concurrent turns queue for on a small machine.
 
-    python bench/chat_overhead.py [--users 10] [--turns 10]
+    python bench/chat_overhead.py [--users 10] [--turns 10] [--latency-ms 0]
+
+`--latency-ms` makes the sandbox take that long per response (foreground, background and
+streamed alike), as a model does; the default, none, leaves Ferry's own costs alone.
 
 The last line is `summary: overhead_p50_ms=… overhead_p99_ms=… push_p50_ms=… turns_per_s=…`
 (plus the baseline's figures). On the shared 2-core dev machine the figures are noisy.
@@ -145,7 +151,17 @@ async def sdk_user(sdk: AsyncOpenAI, user: str, turns: int, samples: list[float]
         samples.append((time.perf_counter() - started) * 1000)
 
 
-async def main(users: int, turns: int) -> None:
+async def set_latency(base: str, latency_ms: float) -> None:
+    """Every response of the bench's project takes `latency_ms` (background ones too)."""
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(
+            f"{base}/_sandbox/projects/proj_bench/model/timing",
+            json={"response_latency_seconds": latency_ms / 1000},
+        )
+        answer.raise_for_status()
+
+
+async def main(users: int, turns: int, latency_ms: float) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     sandbox = start_sandbox(port)
@@ -164,6 +180,7 @@ async def main(users: int, turns: int) -> None:
     baseline: list[float] = []
     try:
         await until_up(base)
+        await set_latency(base, latency_ms)
         async with isolated_ferry(__file__) as client:
             await registry_writes.write(
                 client.db, client.redis, client.keys, PROFILE, parse_spec(ASSISTANT)
@@ -197,7 +214,10 @@ async def main(users: int, turns: int) -> None:
         sandbox.wait(timeout=10)
 
     overhead, push, wall = samples["overhead"], samples["push"], samples["wall"]
-    print(f"turns: {users} users x {turns} turns each way (every other turn calls a tool)")
+    print(
+        f"turns: {users} users x {turns} turns each way (every other turn calls a tool), "
+        f"the sandbox answering each response in {latency_ms:g} ms"
+    )
     print(f"{'':30}{'p50 ms':>10}{'p99 ms':>10}{'turns/s':>10}")
     rows = [
         ("Ferry turn (producer wall)", wall, ferry_rate),
@@ -227,6 +247,12 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=10)
     parser.add_argument("--turns", type=int, default=10)
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        help="how long the sandbox takes per response (default 0: Ferry's costs alone)",
+    )
     parser.add_argument("--serve", nargs=2, metavar=("SCHEMA", "PREFIX"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -237,4 +263,4 @@ if __name__ == "__main__":
             worker_max_jobs=50,
         )
     else:
-        asyncio.run(main(args.users, args.turns))
+        asyncio.run(main(args.users, args.turns, args.latency_ms))

@@ -12,7 +12,10 @@ Kinds:
   before the answer is sent: the client cannot know its create succeeded;
 - `apply_then_hang`: run the handler, swallow its answer and then hang as `hang` does: the
   object exists and the client is still waiting (a worker killed there never learnt its id).
-  `applied` counts the requests whose handler has run, for a test to wait on.
+  `applied` counts the requests whose handler has run, for a test to wait on;
+- `cut_stream`: answer normally, then close the connection once `after_events` server-sent
+  events of the answer have gone out (a stream that breaks mid-way; an answer that is not a
+  stream, or is shorter, goes out whole).
 
 With no fault set the middleware costs one `if`.
 """
@@ -28,7 +31,7 @@ from typing import Any
 
 from sandbox.errors import APIError
 
-KINDS = ("latency", "error", "hang", "drop", "apply_then_drop", "apply_then_hang")
+KINDS = ("latency", "error", "hang", "drop", "apply_then_drop", "apply_then_hang", "cut_stream")
 
 _ERRORS = {
     500: ("The server had an error while processing your request. Sorry about that!", None),
@@ -51,6 +54,7 @@ class Fault:
     latency_ms: float = 0.0
     jitter_ms: float = 0.0
     hang_ms: float = 300_000.0
+    after_events: int = 3
     seed: int | None = None
     id: str = field(default_factory=lambda: f"fault_{secrets.token_hex(6)}")
     fired: int = 0
@@ -63,6 +67,8 @@ class Fault:
             raise ValueError(f"error faults answer one of {sorted(_ERRORS)}, not {self.status}")
         if not 0.0 <= self.rate <= 1.0:
             raise ValueError("rate is a share between 0 and 1")
+        if self.after_events < 0:
+            raise ValueError("after_events counts events sent before the cut: 0 or more")
         self.method = self.method.upper()
         self._rng = random.Random(self.seed)
 
@@ -144,6 +150,9 @@ async def apply(faults: list[Fault], app: Any, scope: Any, receive: Any, send: A
     if terminal.kind == "error":
         await terminal.error().response()(scope, receive, send)
         return True
+    if terminal.kind == "cut_stream":
+        await _cut_stream(terminal.after_events, app, scope, receive, send)
+        return True
     if terminal.kind == "hang":
         await _hang(receive, terminal.hang_ms / 1000.0)
     elif terminal.kind == "drop":
@@ -160,6 +169,27 @@ async def apply(faults: list[Fault], app: Any, scope: Any, receive: Any, send: A
         else:
             _drop(receive)
     return False
+
+
+async def _cut_stream(after_events: int, app: Any, scope: Any, receive: Any, send: Any) -> None:
+    """Serve through `app`, dropping the connection once `after_events` events went out."""
+    sent = 0
+    cut = False
+
+    async def cutting(message: Any) -> None:
+        nonlocal sent, cut
+        if cut:
+            return  # the rest of the answer goes nowhere
+        if message["type"] == "http.response.body" and message.get("more_body", False):
+            sent += message.get("body", b"").count(b"\n\n")
+            if sent >= after_events:
+                await send(message)
+                cut = True
+                _drop(receive)
+                return
+        await send(message)
+
+    await app(scope, receive, cutting)
 
 
 async def _hang(receive: Any, seconds: float) -> None:

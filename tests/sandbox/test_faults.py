@@ -93,6 +93,27 @@ async def test_apply_then_hang_creates_and_keeps_the_client_waiting(sandbox_proj
     assert [f.filename for f in listed] == ["held.txt"]
 
 
+async def test_cut_stream_breaks_a_stream_after_its_first_events(sandbox_project) -> None:
+    _mine(sandbox_project, kind="cut_stream", method="POST", path="/v1/responses", after_events=3)
+    client = sandbox_project.client()
+    stream = await client.responses.create(
+        model="gpt-4o", input="one two three four", background=True, stream=True
+    )
+    seen = []
+    with pytest.raises(openai.APIConnectionError):
+        async for event in stream:
+            seen.append(event)
+    assert [e.sequence_number for e in seen] == [0, 1, 2]
+    assert seen[0].type == "response.created"
+    # The background response goes on without its reader; its stream resumes after the cut.
+    response_id = seen[0].response.id
+    rest = await client.responses.retrieve(response_id, stream=True, starting_after=2)
+    events = [event async for event in rest]
+    assert events[0].sequence_number == 3
+    assert events[-1].type == "response.completed"
+    assert events[-1].response.output_text.endswith("one two three four")
+
+
 async def test_count_fires_exactly_n_times_then_retires(sandbox_project) -> None:
     fault = _mine(sandbox_project, kind="error", path="/v1/files", count=2)
     client = sandbox_project.client()

@@ -1,29 +1,32 @@
 """A turn in the Responses style: background responses on the user's conversation.
 
-Each response is created with `background: true` (and `stream: true` when the job streams),
-and its id is written to `chat_turns` the moment it is known, so a retried job finds it and
-polls it (or resumes its stream after the last sequence number it wrote) instead of asking
-the model again. `function_call` items go to the turn's tool executors and come back as
-`function_call_output` items until a response calls nothing; Ferry caps the rounds itself.
+Each response is created with `background: true` and `stream: true`, and read from its
+stream (streaming jobs also write its text deltas). Its id is written to `chat_turns` the
+moment the stream names it, so a retried job finds it and resumes its stream (after the last
+sequence number it wrote, for a streaming job) instead of asking the model again.
+`function_call` items go to the turn's tool executors and come back as `function_call_output`
+items until a response calls nothing; Ferry caps the rounds itself. With background off
+(zero data retention) a response is a plain request.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 import openai
 from openai import AsyncOpenAI, AsyncStream
-from openai.types.responses import ResponseStreamEvent
 
 from schemas.chat import prompt_cache_key, safety_identifier
 from worker.chat.turn import Turn
-from worker.chat.turn_response import TurnResponse
+from worker.chat.turn_response import TurnResponse, event_response
 from worker.kinds import JobFailure
 from worker.openai import polling
+from worker.openai.errors import OpenAICallError
 
+# A stream's events are read as sent: a turn reads four fields of a few of them.
+Event = dict[str, Any]
 RESPONSE_DONE_EVENTS = {"response.completed", "response.failed", "response.incomplete"}
 
 
@@ -52,7 +55,7 @@ async def run_turn(
         response = await _finish(turn, resume_response_id, deadline_s=deadline_s)
     else:
         user_item = {"type": "message", "role": "user", "content": content}
-        response = await _create(turn, {**base, "input": [user_item]}, deadline_s=deadline_s)
+        response = await _create(turn, {**base, "input": [user_item]})
     rounds = 0
     while True:
         calls = [item for item in response.output or [] if item.type == "function_call"]
@@ -79,7 +82,7 @@ async def run_turn(
         if rounds >= settings.chat_max_tool_rounds:
             # Ferry's own cap (OpenAI's max_tool_calls counts built-in tools only).
             params["tool_choice"] = "none"
-        response = await _create(turn, params, deadline_s=deadline_s)
+        response = await _create(turn, params)
     return response.output_text or ""
 
 
@@ -101,7 +104,7 @@ def _create_request(params: dict[str, Any], *, stream: bool) -> Callable[[AsyncO
     format dates and files; a Responses create body has none of those, and Ferry's is plain
     JSON built from the spec, so it came back unchanged at ≈ 1.6 ms of CPU per create (the
     largest single cost of a turn in the worker). Same path, auth, retries, errors; the answer
-    is read as a `TurnResponse` (`turn_response.py`).
+    is read as a `TurnResponse`, or as a stream of plain events (`turn_response.py`).
     """
     body = {**params, "stream": True} if stream else params
     return lambda c: c.post(
@@ -110,25 +113,20 @@ def _create_request(params: dict[str, Any], *, stream: bool) -> Callable[[AsyncO
         body=body,
         options={"security": {"bearer_auth": True}},
         stream=stream,
-        stream_cls=AsyncStream[ResponseStreamEvent],
+        stream_cls=AsyncStream[Event],
     )
 
 
-async def _create(turn: Turn, params: dict[str, Any], *, deadline_s: float) -> Any:
+async def _create(turn: Turn, params: dict[str, Any]) -> Any:
     model = params["model"]
-    if turn.deltas.enabled:
+    if turn.deltas.enabled or turn.ctx.settings.chat_background:
+        # A background response is read from its stream even when the job does not stream:
+        # the answer arrives the moment it is done, where a poll would find it up to a whole
+        # interval late (and spend a request, paced, on every look).
         stream = await turn.call(_create_request(params, stream=True), model=model)
-        return await _consume(turn, stream, deadline_s=deadline_s)
+        return await _consume(turn, stream)
     response = await turn.call(_create_request(params, stream=False), model=model)
-    # The id's write starts now, and the first read of the response goes out beside it: a
-    # read repeats nothing, and nothing that could (tool calls, the next create, the
-    # outcome) happens before the write has landed.
-    recording = asyncio.create_task(_known(turn, response.id))
-    try:
-        if response.status in ("queued", "in_progress"):
-            response = await _poll(turn, response.id, deadline_s)
-    finally:
-        await recording
+    await _known(turn, response.id)
     return _landed(turn, response)
 
 
@@ -136,46 +134,63 @@ async def _finish(turn: Turn, response_id: str, *, deadline_s: float) -> Any:
     """Pick up a response an earlier attempt created: resume its stream, or poll it."""
     turn.in_flight = response_id
     turn.response_ids.append(response_id)
-    if turn.deltas.enabled and turn.ctx.settings.chat_background:
-        after = await turn.deltas.last_sequence()
-        extra = {} if after is None else {"starting_after": after}
-        stream = await turn.call(lambda c: c.responses.retrieve(response_id, stream=True, **extra))
-        return await _consume(turn, stream, deadline_s=deadline_s, known=True)
-    response = await _poll(turn, response_id, deadline_s)
-    return _landed(turn, response)
+    if not turn.ctx.settings.chat_background:
+        return _landed(turn, await _poll(turn, response_id, deadline_s))
+    try:
+        return await _resume(turn, response_id, after=await turn.deltas.last_sequence())
+    except OpenAICallError as error:
+        if error.status != 400:
+            raise
+        # A response created without `stream` (by a Ferry that polled) cannot be streamed.
+        return _landed(turn, await _poll(turn, response_id, deadline_s))
 
 
-async def _consume(turn: Turn, stream: Any, *, deadline_s: float, known: bool = False) -> Any:
+async def _consume(turn: Turn, stream: Any, *, known: bool = False) -> Any:
     """Write the stream's text deltas; the response it ends with (resumed if it breaks)."""
     response_id: str | None = turn.in_flight if known else None
     last_seq: int | None = None
+    final: TurnResponse | None = None
     try:
-        async for event in stream:
-            last_seq = getattr(event, "sequence_number", last_seq)
-            if event.type == "response.created" and not known:
-                response_id = event.response.id
+        # Read on past the final event to the stream's end: a response read to its end
+        # leaves its connection to the next request; one closed early takes it down.
+        async for event in turn.events(stream):
+            kind = event.get("type")
+            last_seq = event.get("sequence_number", last_seq)
+            if kind == "response.created" and not known:
+                response_id = event["response"]["id"]
                 await _known(turn, response_id)
-            elif event.type == "response.output_text.delta":
-                await turn.deltas.delta(event.delta, last_seq)
-            elif event.type in RESPONSE_DONE_EVENTS:
-                return _landed(turn, event.response)
+            elif kind == "response.output_text.delta":
+                await turn.deltas.delta(event["delta"], last_seq)
+            elif kind in RESPONSE_DONE_EVENTS:
+                final = event_response(event)
     except openai.APIConnectionError:
-        if response_id is None or not turn.ctx.settings.chat_background:
+        if final is None and (response_id is None or not turn.ctx.settings.chat_background):
             raise
-        turn.ctx.log.info("response stream broke; resuming", after=last_seq)
+        if final is None:
+            turn.ctx.log.info("response stream broke; resuming", after=last_seq)
     finally:
         await stream.close()
+    if final is not None:
+        return _landed(turn, final)
     if response_id is None:
         raise JobFailure("the response stream ended before it named its response")
-    # The stream ended without a final event: resume it after what was written.
-    return await _finish_stream(turn, response_id, deadline_s)
+    # The stream ended without a final event: resume it after the last event read.
+    return await _resume(turn, response_id, after=last_seq)
 
 
-async def _finish_stream(turn: Turn, response_id: str, deadline_s: float) -> Any:
-    after = await turn.deltas.last_sequence()
-    extra = {} if after is None else {"starting_after": after}
-    stream = await turn.call(lambda c: c.responses.retrieve(response_id, stream=True, **extra))
-    return await _consume(turn, stream, deadline_s=deadline_s, known=True)
+async def _resume(turn: Turn, response_id: str, *, after: int | None) -> Any:
+    """Stream a background response from the event after `after` (from its start: None)."""
+    path = f"/responses/{quote(response_id, safe='')}"
+    query: dict[str, Any] = {"stream": "true"}
+    if after is not None:
+        query["starting_after"] = after
+    options: Any = {"params": query, "security": {"bearer_auth": True}}
+    stream = await turn.call(
+        lambda c: c.get(
+            path, cast_to=Event, options=options, stream=True, stream_cls=AsyncStream[Event]
+        )
+    )
+    return await _consume(turn, stream, known=True)
 
 
 async def _known(turn: Turn, response_id: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -57,6 +57,19 @@ class Turn:
             return await self.ctx.openai.call(self.profile, request, **kw)
         finally:
             self.timings.openai_ms += (time.monotonic() - started) * 1000
+
+    async def events(self, stream: AsyncIterator[T]) -> AsyncIterator[T]:
+        """A stream's events, the wait for each counted as OpenAI's time."""
+        iterator = aiter(stream)
+        while True:
+            started = time.monotonic()
+            try:
+                event = await anext(iterator)
+            except StopAsyncIteration:
+                return
+            finally:
+                self.timings.openai_ms += (time.monotonic() - started) * 1000
+            yield event
 
     async def record(self, **ids: str) -> None:
         """Write remote ids the moment they are known, so a retry resumes instead of repeating."""

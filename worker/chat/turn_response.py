@@ -6,9 +6,14 @@ per create and per poll, three or more times a turn, for objects the turn reads 
 of. `TurnResponse` is an `openai.BaseModel` like the SDK's, so a `cast_to=TurnResponse`
 request still goes through the client (auth, errors, the response hook) and is built the
 same way, only from fewer fields; any field it does not name is kept as sent.
+A response's stream is read as plain events for the same reason (the SDK resolves each
+through a union of some fifty event models); its final response becomes a `TurnResponse`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from openai import BaseModel
 from pydantic import Field
@@ -65,3 +70,8 @@ class TurnResponse(BaseModel):
             for part in item.content or []
             if part.type == "output_text" and part.text is not None
         )
+
+
+def event_response(event: Mapping[str, Any]) -> TurnResponse:
+    """The response a stream's `response.*` event carries, built as the SDK builds answers."""
+    return TurnResponse.construct(**event["response"])

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 
+import pytest
+
+from sandbox import model as sandbox_model
+from sandbox.faults import Fault
 from sandbox.response_lifecycle import request_of
 from schemas.chat import prompt_cache_key, safety_identifier
 from schemas.keys import Queue
@@ -13,6 +18,7 @@ from tests.worker.chat.conftest import ChatWorld
 from worker.chat.jobs import CHAT_HANDLERS
 
 USER = "gateway-user-4711"
+LONG = "tell me " + " ".join(f"w{i}" for i in range(20))
 HASHED = "ferry-" + hashlib.sha256(USER.encode()).hexdigest()[:32]
 
 
@@ -52,3 +58,71 @@ async def test_truncation_follows_the_setting(chat_world_without_worker: ChatWor
     # Sent explicitly, not left to the API's default (which is also "disabled").
     assert body["truncation"] == "disabled"
     assert body["safety_identifier"] == HASHED
+
+
+def responses_requests(world: ChatWorld, before: Counter) -> dict[tuple[str, str], int]:
+    """The Responses requests the sandbox served since `before` (a copy of its counters)."""
+    seen = world.sandbox.server.state.counters.requests
+    made = {key[:2]: n - before[key] for key, n in seen.items() if n > before[key]}
+    return {key: n for key, n in made.items() if key[1].startswith("/v1/responses")}
+
+
+async def test_a_turn_reads_each_response_from_its_stream_instead_of_polling(
+    chat_world: ChatWorld,
+) -> None:
+    # Each response takes a while, as a model's does: a poll would find it late, or look again.
+    sandbox_model.set_timing(chat_world.sandbox.project, response_latency_seconds=0.3)
+    before = Counter(chat_world.sandbox.server.state.counters.requests)
+    reply = await chat_world.ferry.chat(
+        USER, "support", 'call lookup_order {"order_id": "A-7"}', profile="dst"
+    )
+    # The call, then the answer to its output: one request each, nothing read in between.
+    assert responses_requests(chat_world, before) == {("POST", "/v1/responses"): 2}
+    assert len(reply.response_ids) == 2
+    client = chat_world.sandbox.client()
+    assert [(await client.responses.retrieve(r)).background for r in reply.response_ids] == [
+        True,
+        True,
+    ]
+    assert reply.text.endswith("Tool results: lookup_order -> " + reply.tool_calls[0].output)
+    # Waiting on the stream is OpenAI's time, not Ferry's (each response took 0.3 s).
+    assert reply.timings.openai_ms >= 600
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_response_stream_that_breaks_is_resumed_not_asked_again(
+    chat_world: ChatWorld, stream: bool
+) -> None:
+    world = chat_world
+    world.sandbox.server.state.add_fault(
+        Fault(
+            kind="cut_stream",
+            method="POST",
+            path="/v1/responses",
+            project_id=world.sandbox.project_id,
+            count=1,
+            after_events=5,
+        )
+    )
+    before = Counter(world.sandbox.server.state.counters.requests)
+    message_id = f"cut-{stream}"
+    if stream:
+        streamed = world.ferry.chat_stream(
+            USER, "support", LONG, profile="dst", message_id=message_id
+        )
+        chunks = [chunk async for chunk in streamed]
+        assert streamed.reply is not None
+        reply = streamed.reply
+        # Every delta once: the ones before the cut, then the rest of the resumed stream.
+        assert "".join(chunks) == reply.text
+    else:
+        reply = await world.ferry.chat(USER, "support", LONG, profile="dst", message_id=message_id)
+    assert reply.text.endswith("You said: " + LONG)
+    assert len(reply.response_ids) == 1
+    # The create, broken; then its stream again, after the last event read.
+    assert responses_requests(world, before) == {
+        ("POST", "/v1/responses"): 1,
+        ("GET", "/v1/responses/{id}"): 1,
+    }
+    items = await world.sandbox.client().conversations.items.list(reply.thread_id, order="asc")
+    assert [i.role for i in items.data] == ["user", "assistant"]

@@ -1,39 +1,59 @@
-"""The lean `TurnResponse` reads what the SDK's `Response` reads, from the same answers."""
+"""The lean `TurnResponse` reads what the SDK's `Response` reads, from the same answers.
+
+Each answer is read three ways: whole by the SDK, lean from a poll, and lean from the final
+event of the create's stream (how a chat turn reads it).
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from openai import AsyncStream
 from openai.types.responses import Response
 
 from sandbox import model as sandbox_model
 from tests.conftest import SandboxProject
-from worker.chat.turn_response import TurnResponse
+from worker.chat.turn_response import TurnResponse, event_response
 
 TOOL = {"type": "function", "name": "lookup", "parameters": {"type": "object"}}
 
 
-async def _both(project: SandboxProject, output: str | dict) -> tuple[Response, TurnResponse]:
-    """A background response with `output` queued, read whole by the SDK and lean by Ferry."""
+async def _read(
+    project: SandboxProject, output: str | dict
+) -> tuple[Response, TurnResponse, TurnResponse]:
+    """A background response with `output` queued: the SDK's whole read, a poll, the stream's."""
     sandbox_model.queue_outputs(project.project, [output])
     client = project.client()
-    created = await client.post(
+    body = {"model": "gpt-4o", "input": "hi", "tools": [TOOL], "store": True, "background": True}
+    stream = await client.post(
         "/responses",
         cast_to=TurnResponse,
-        body={"model": "gpt-4o", "input": "hi", "tools": [TOOL], "store": True, "background": True},
+        body={**body, "stream": True},
         options={"security": {"bearer_auth": True}},
+        stream=True,
+        stream_cls=AsyncStream[dict[str, Any]],
     )
-    full = await client.responses.retrieve(created.id)
-    lean = await client.get(
-        f"/responses/{created.id}",
+    events = [event async for event in stream]
+    assert [e["type"] for e in events[:1]] == ["response.created"]
+    streamed = event_response(events[-1])
+    full = await client.responses.retrieve(streamed.id)
+    polled = await client.get(
+        f"/responses/{streamed.id}",
         cast_to=TurnResponse,
         options={"security": {"bearer_auth": True}},
     )
-    assert created.id == lean.id == full.id
-    assert created.status == "queued"
-    return full, lean
+    assert event_response(events[0]).id == streamed.id == polled.id == full.id
+    assert events[-1]["type"] == f"response.{full.status}"
+    return full, polled, streamed
 
 
 async def test_a_text_answer_reads_the_same(sandbox_project: SandboxProject) -> None:
-    full, lean = await _both(sandbox_project, "Two lines\nof reply.")
+    full, polled, streamed = await _read(sandbox_project, "Two lines\nof reply.")
+    for lean in (polled, streamed):
+        _same_text_answer(full, lean)
+
+
+def _same_text_answer(full: Response, lean: TurnResponse) -> None:
     assert lean.status == full.status == "completed"
     assert lean.output_text == full.output_text == "Two lines\nof reply."
     assert [item.type for item in lean.output] == [item.type for item in full.output]
@@ -49,7 +69,12 @@ async def test_a_text_answer_reads_the_same(sandbox_project: SandboxProject) -> 
 
 async def test_function_calls_read_the_same(sandbox_project: SandboxProject) -> None:
     calls = [{"name": "lookup", "arguments": {"id": 1}}, {"name": "lookup", "arguments": "{}"}]
-    full, lean = await _both(sandbox_project, {"tool_calls": calls})
+    full, polled, streamed = await _read(sandbox_project, {"tool_calls": calls})
+    for lean in (polled, streamed):
+        _same_calls(full, lean)
+
+
+def _same_calls(full: Response, lean: TurnResponse) -> None:
     want = [
         (item.call_id, item.name, item.arguments)
         for item in full.output
@@ -63,7 +88,12 @@ async def test_function_calls_read_the_same(sandbox_project: SandboxProject) -> 
 
 
 async def test_a_failed_response_keeps_its_error(sandbox_project: SandboxProject) -> None:
-    full, lean = await _both(sandbox_project, {"error": "the model broke"})
+    full, polled, streamed = await _read(sandbox_project, {"error": "the model broke"})
+    for lean in (polled, streamed):
+        _same_error(full, lean)
+
+
+def _same_error(full: Response, lean: TurnResponse) -> None:
     assert lean.status == full.status == "failed"
     assert full.error is not None and lean.error is not None
     assert (lean.error.code, lean.error.message) == (full.error.code, full.error.message)

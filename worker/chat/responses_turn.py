@@ -11,6 +11,7 @@ items until a response calls nothing; Ferry caps the rounds itself. With backgro
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -150,6 +151,10 @@ async def _consume(turn: Turn, stream: Any, *, known: bool = False) -> Any:
     response_id: str | None = turn.in_flight if known else None
     last_seq: int | None = None
     final: TurnResponse | None = None
+    # The id's write runs while the stream is read on: reading repeats nothing, and nothing
+    # that could (a delta, the tool calls, the next create, the outcome) happens before the
+    # write has landed.
+    recording: asyncio.Task[None] | None = None
     try:
         # Read on past the final event to the stream's end: a response read to its end
         # leaves its connection to the next request; one closed early takes it down.
@@ -158,8 +163,10 @@ async def _consume(turn: Turn, stream: Any, *, known: bool = False) -> Any:
             last_seq = event.get("sequence_number", last_seq)
             if kind == "response.created" and not known:
                 response_id = event["response"]["id"]
-                await _known(turn, response_id)
+                recording = asyncio.create_task(_known(turn, response_id))
             elif kind == "response.output_text.delta":
+                if recording is not None and turn.deltas.enabled:
+                    await recording
                 await turn.deltas.delta(event["delta"], last_seq)
             elif kind in RESPONSE_DONE_EVENTS:
                 final = event_response(event)
@@ -170,6 +177,8 @@ async def _consume(turn: Turn, stream: Any, *, known: bool = False) -> Any:
             turn.ctx.log.info("response stream broke; resuming", after=last_seq)
     finally:
         await stream.close()
+        if recording is not None:
+            await recording
     if final is not None:
         return _landed(turn, final)
     if response_id is None:

@@ -65,10 +65,16 @@ async def on_startup(ctx: dict[str, Any]) -> None:
     """
     settings: Settings = ctx["settings"]
     settings.profiles  # noqa: B018 - fail at start-up, not on the first job, if a key is bad
+    # No reset query on release (a round trip after every use, on the path of each turn):
+    # nothing the worker runs on its pools leaves session state behind; the clone's copy lock
+    # is a session advisory lock on a connection of its own (tests/store/test_pool.py).
     ctx["db"] = await until_it_lands(
         "postgres at start-up",
         lambda: create_db_pool(
-            settings.database_url, schema=settings.database_schema, create_schema=True
+            settings.database_url,
+            schema=settings.database_schema,
+            create_schema=True,
+            keep_session=True,
         ),
         cap_s=RECONNECT_CAP_S,
     )

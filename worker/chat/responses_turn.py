@@ -189,7 +189,7 @@ async def _consume(turn: Turn, stream: Any, *, known: bool = False) -> Any:
 
 async def _resume(turn: Turn, response_id: str, *, after: int | None) -> Any:
     """Stream a background response from the event after `after` (from its start: None)."""
-    path = f"/responses/{quote(response_id, safe='')}"
+    path = _response_path(response_id)
     query: dict[str, Any] = {"stream": "true"}
     if after is not None:
         query["starting_after"] = after
@@ -212,13 +212,18 @@ async def _known(turn: Turn, response_id: str) -> None:
 async def _poll(turn: Turn, response_id: str, deadline_s: float) -> Any:
     # `responses.retrieve` as the SDK sends it (same path, auth, errors), read as a lean
     # `TurnResponse`: a poll is the most frequent call of a turn.
-    path = f"/responses/{quote(response_id, safe='')}"
+    path = _response_path(response_id)
     return await turn.poll(
         lambda c: c.get(path, cast_to=TurnResponse, options={"security": {"bearer_auth": True}}),
         polling.RESPONSE_DONE,
         what=f"response {response_id}",
         deadline_s=deadline_s,
     )
+
+
+def _response_path(response_id: str) -> str:
+    """Where a response is read (`responses.retrieve`'s path), its id quoted."""
+    return f"/responses/{quote(response_id, safe='')}"
 
 
 def _landed(turn: Turn, response: Any) -> Any:

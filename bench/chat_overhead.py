@@ -9,7 +9,8 @@ sent back). Ferry's turn creates each response in the background and reads its s
 the final event. Per Ferry turn:
 
 - overhead = the producer's wall time - the worker's time in OpenAI calls (stream reads
-  included) - tool time;
+  included; booking the rate budget before each call is Ferry's pacing, not OpenAI's time)
+  - tool time;
 - push = the producer holding the reply - the handler finishing it.
 
 It also prints the CPU time each process spent per turn (worker, producer, sandbox; from
@@ -127,6 +128,7 @@ async def ferry_user(
         samples["wall"].append(wall_ms)
         samples["handler"].append(timings.total_ms - timings.openai_ms - timings.tools_ms)
         samples["openai"].append(timings.openai_ms)
+        samples["pacing"].append(timings.pacing_ms)
 
 
 async def sdk_user(sdk: AsyncOpenAI, user: str, turns: int, samples: list[float]) -> None:
@@ -176,6 +178,7 @@ async def main(users: int, turns: int, latency_ms: float) -> None:
         "wall": [],
         "handler": [],
         "openai": [],
+        "pacing": [],
     }
     baseline: list[float] = []
     try:
@@ -224,6 +227,7 @@ async def main(users: int, turns: int, latency_ms: float) -> None:
         ("plain SDK loop (baseline)", baseline, sdk_rate),
         ("Ferry overhead", overhead, None),
         ("  of it in the handler", samples["handler"], None),
+        ("  of it pacing", samples["pacing"], None),
         ("Ferry's time in OpenAI calls", samples["openai"], None),
         ("push (turn end -> producer)", push, None),
     ]

@@ -66,6 +66,7 @@ def serve(
 
     `handlers` are the job kinds (default: the product's); `settings` override `Settings`.
     """
+    from worker import event_loop
     from worker.app import run_workers
     from worker.handlers import PRODUCT_HANDLERS
     from worker.logs import configure_logging
@@ -83,11 +84,11 @@ def serve(
     )
     running = run_workers(queues, worker_settings, handlers or PRODUCT_HANDLERS)
     if not (profile_to := os.environ.get("BENCH_PROFILE")):
-        asyncio.run(running)
+        event_loop.run(running, worker_settings.worker_event_loop)
         return
     # A diagnosis: the worker process's cProfile stats, written when it stops.
     import cProfile
 
     with cProfile.Profile() as profiler:
-        asyncio.run(running)
+        event_loop.run(running, worker_settings.worker_event_loop)
     profiler.dump_stats(profile_to)

@@ -87,10 +87,15 @@ class ChatUsage(BaseModel):
 
 
 class ChatTimings(BaseModel):
-    """Milliseconds: the whole turn in the worker, waiting on OpenAI, running tools."""
+    """Milliseconds: the whole turn in the worker, waiting on OpenAI, running tools.
+
+    `pacing_ms` is the time spent booking the profile's rate budget before each call
+    (a Redis round trip, plus any wait the budget asked for); `openai_ms` leaves it out.
+    """
 
     total_ms: float = 0.0
     openai_ms: float = 0.0
+    pacing_ms: float = 0.0
     tools_ms: float = 0.0
     lock_wait_ms: float = 0.0
     # When the turn ended (Unix seconds): the producer measures the push from it.

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 
 import structlog
 
 from schemas.keys import Queue
+from worker import event_loop
 from worker.app import run_workers
 from worker.logs import configure_logging
 from worker.settings import Settings, SettingsError
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
             "a setting nothing reads: a typo, or a profile without its API_KEY?", variable=variable
         )
     queues = [Queue(q) for q in args.queue] if args.queue else list(Queue)
-    asyncio.run(run_workers(queues, settings, burst=args.burst))
+    event_loop.run(run_workers(queues, settings, burst=args.burst), settings.worker_event_loop)
     return 0
 
 

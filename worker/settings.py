@@ -115,6 +115,8 @@ class Settings(StoreSettings):
 
     # Worker process.
     worker_max_jobs: int = Field(10, ge=1)
+    # The process's event loop: uvloop (less CPU per socket exchange) or asyncio's own.
+    worker_event_loop: Literal["uvloop", "asyncio"] = "uvloop"
     # Seconds a worker stopping on SIGTERM lets running jobs finish before handing them back.
     worker_shutdown_grace_s: int = Field(25, ge=0)
     # A started job's lease (arq's in-progress key), renewed by its worker every third of it

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from schemas import wire
 from schemas.jobs import Job
 from schemas.keys import Queue, RedisKeys
+from worker import event_loop
 from worker.app import POLL_DELAY_S, run_workers
 from worker.kinds import JobContext, JobHandler
 from worker.logs import configure_logging
@@ -116,7 +117,7 @@ def main() -> None:
         asyncio.run(serve_bare_arq(args.redis, args.prefix))
     else:
         ferry = settings(args.redis, args.db, args.schema, args.prefix, args.sweep_every)
-        asyncio.run(run_workers([Queue.chat], ferry, HANDLERS))
+        event_loop.run(run_workers([Queue.chat], ferry, HANDLERS), ferry.worker_event_loop)
 
 
 if __name__ == "__main__":

@@ -6,10 +6,10 @@ python -m tests.worker.serve --redis URL --db URL --schema S --prefix P --lease 
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 from schemas.keys import Queue
 from tests.pipeline import PROBE_HANDLERS
+from worker import event_loop
 from worker.app import run_workers
 from worker.logs import configure_logging
 from worker.settings import Settings
@@ -30,7 +30,7 @@ def main() -> None:
         redis_key_prefix=args.prefix,
         job_lease_s=args.lease,
     )
-    asyncio.run(run_workers([Queue.chat], settings, PROBE_HANDLERS))
+    event_loop.run(run_workers([Queue.chat], settings, PROBE_HANDLERS), settings.worker_event_loop)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,9 @@ from worker.openai.errors import OpenAICallError
 
 # A stream's events are read as sent: a turn reads four fields of a few of them.
 Event = dict[str, Any]
+# The SDK hands an event over untouched only when its stream is typed `object`; typed
+# `dict[str, Any]`, it walks every event (`construct_type`) to build the same dict.
+EventStream = AsyncStream[object]
 RESPONSE_DONE_EVENTS = {"response.completed", "response.failed", "response.incomplete"}
 
 
@@ -114,7 +117,7 @@ def _create_request(params: dict[str, Any], *, stream: bool) -> Callable[[AsyncO
         body=body,
         options={"security": {"bearer_auth": True}},
         stream=stream,
-        stream_cls=AsyncStream[Event],
+        stream_cls=EventStream,
     )
 
 
@@ -195,9 +198,7 @@ async def _resume(turn: Turn, response_id: str, *, after: int | None) -> Any:
         query["starting_after"] = after
     options: Any = {"params": query, "security": {"bearer_auth": True}}
     stream = await turn.call(
-        lambda c: c.get(
-            path, cast_to=Event, options=options, stream=True, stream_cls=AsyncStream[Event]
-        )
+        lambda c: c.get(path, cast_to=Event, options=options, stream=True, stream_cls=EventStream)
     )
     return await _consume(turn, stream, known=True)
 

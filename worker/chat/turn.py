@@ -51,12 +51,20 @@ class Turn:
         return self.config.spec
 
     async def call(self, request: Callable[[AsyncOpenAI], Awaitable[T]], **kw: Any) -> T:
-        """An OpenAI call through the call layer, its time counted as OpenAI's."""
+        """An OpenAI call through the call layer: its exchange counted as OpenAI's time,
+        booking the rate budget before it as pacing (Ferry's)."""
+        paced_s = 0.0
+
+        def paced(seconds: float) -> None:
+            nonlocal paced_s
+            paced_s += seconds
+
         started = time.monotonic()
         try:
-            return await self.ctx.openai.call(self.profile, request, **kw)
+            return await self.ctx.openai.call(self.profile, request, on_paced=paced, **kw)
         finally:
-            self.timings.openai_ms += (time.monotonic() - started) * 1000
+            self.timings.pacing_ms += paced_s * 1000
+            self.timings.openai_ms += (time.monotonic() - started - paced_s) * 1000
 
     async def events(self, stream: AsyncIterator[T]) -> AsyncIterator[T]:
         """A stream's events, the wait for each counted as OpenAI's time."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 import warnings
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -114,12 +115,14 @@ class OpenAIClients:
         model: str | None = None,
         tokens: int = 0,
         idempotent: bool | None = None,
+        on_paced: Callable[[float], None] | None = None,
     ) -> T:
         """Run `request(client)` for `profile`: paced, retried by kind, failures named.
 
         `model` picks the budget (OpenAI limits each model apart); `tokens` is what the
         call may spend (`estimate_tokens`); `idempotent` overrides the rule that a POST
-        whose answer was lost is `Ambiguous` and a GET/DELETE `Transient`.
+        whose answer was lost is `Ambiguous` and a GET/DELETE `Transient`. `on_paced` hears
+        the seconds each attempt spent booking the budget (any wait it asked for included).
         """
         try:
             client = self.get(profile)
@@ -127,7 +130,10 @@ class OpenAIClients:
             raise ProfileMisconfigured(str(error), profile=profile, request="(not sent)") from None
         attempts = self._settings.openai_max_attempts
         for attempt in range(1, attempts + 1):
+            booking = time.monotonic()
             await self.pacer.acquire(profile, model, tokens)
+            if on_paced is not None:
+                on_paced(time.monotonic() - booking)
             scope = _CALL_MODEL.set(model)
             try:
                 return await request(client)
@@ -170,8 +176,9 @@ class OpenAIClients:
         async def on_response(response: Any) -> None:
             self._reached.add(profile)
             model, headers = _CALL_MODEL.get(), response.headers
-            await self.pacer.observe(profile, model, headers)
-            # A rate 429 pauses the budget for everyone; a quota 429 has no retry-after.
+            self.pacer.report(profile, model, headers)
+            # A rate 429 pauses the budget for everyone, before this call's retry books
+            # again; a quota 429 has no retry-after.
             asked = headers.get("retry-after-ms") or headers.get("retry-after")
             if response.status_code == 429 and asked:
                 await self.pacer.pause(profile, model, retry_after(headers) or 0.0)
@@ -179,6 +186,7 @@ class OpenAIClients:
         return on_response
 
     async def aclose(self) -> None:
+        await self.pacer.settled()
         for client in self._clients.values():
             await client.close()
         self._clients.clear()

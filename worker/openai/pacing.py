@@ -9,10 +9,12 @@ model, and changes it only in Lua scripts, so every worker sees one budget:
   that must wait gets a slot in the future: callers queue in order instead of waking
   together. A wait longer than `max_wait_s` books nothing and raises `Deferred`, an
   `arq.Retry`, so the job goes back to its queue and no worker slot sleeps.
-- `observe` runs after every answer (the client's response hook): the first answer teaches
-  the limits (until then one call at a time probes, so a fleet never stampedes a budget it
-  does not know), later ones lower the mirror to what the server says remains. Lowering
-  only: the server has not yet seen the calls still in flight.
+- `observe` runs after every answer (the client's response hook, through `report`): the
+  first answer teaches the limits (until then one call at a time probes, so a fleet never
+  stampedes a budget it does not know), later ones lower the mirror to what the server
+  says remains. Lowering only: the server has not yet seen the calls still in flight.
+  `report` writes off the caller's path: the answer goes on at once, and one writer per
+  budget writes the newest headers, in order (a newer answer supersedes an unwritten one).
 - `pause` (a 429 with `retry-after`) empties the bucket and stops everyone until then.
 
 A server that sends no rate-limit headers is not paced. `limits` was tried first: see the
@@ -27,17 +29,28 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import structlog
 from arq import Retry
 from redis.asyncio import Redis
 
 from schemas.keys import RedisKeys
+from store.outages import OUTAGES
 from worker.openai import quota
 from worker.openai.errors import Final
+
+log = structlog.get_logger("ferry.openai")
 
 BYTES_PER_TOKEN = 4  # OpenAI's rule of thumb, and what it charges before counting
 PROBE_MS = 5_000  # a probe whose answer never comes frees the budget after this
 PROBE_RETRY_MS = 20
 STATE_TTL_MS = 3_600_000  # an idle budget is forgotten after an hour; headers re-teach it
+RATE_HEADERS = (
+    "x-ratelimit-limit-requests",
+    "x-ratelimit-remaining-requests",
+    "x-ratelimit-limit-tokens",
+    "x-ratelimit-remaining-tokens",
+)
+Budget = tuple[str, str | None]  # (profile, model)
 
 # KEYS: budget hash, probe key, quota key. ARGV: tokens, max wait (ms), probe ms, retry ms.
 # Returns {status, wait_ms[, detail]}: 0 booked (sleep wait_ms first), 1 wait longer than
@@ -152,6 +165,11 @@ class Pacer:
         self._acquire = redis.register_script(_ACQUIRE)
         self._observe = redis.register_script(_OBSERVE)
         self._pause = redis.register_script(_PAUSE)
+        # `report`'s state: the newest unwritten headers and the writer of each budget, and
+        # the budgets this process has seen an answer for land (past their probe).
+        self._unwritten: dict[Budget, dict[str, str]] = {}
+        self._writers: dict[Budget, asyncio.Task[None]] = {}
+        self._taught: set[Budget] = set()
 
     async def acquire(self, profile: str, model: str | None = None, tokens: int = 0) -> float:
         """Book one request (and `tokens`) on the shared budget; the seconds waited for it.
@@ -161,6 +179,11 @@ class Pacer:
         """
         keys = self._keys
         waited = 0.0
+        budget = (profile, model)
+        if budget not in self._taught and (writer := self._writers.get(budget)) is not None:
+            # The answer that ends this budget's probe is on its way to Redis: without it,
+            # this call would find the probe still out and sleep a whole retry.
+            await asyncio.shield(writer)
         while True:
             answer = await self._acquire(
                 keys=[
@@ -191,18 +214,41 @@ class Pacer:
 
     async def observe(self, profile: str, model: str | None, headers: Mapping[str, str]) -> None:
         """Correct the shared budget from an answer's `x-ratelimit-*` headers."""
-        args = [
-            headers.get("x-ratelimit-limit-requests", ""),
-            headers.get("x-ratelimit-remaining-requests", ""),
-            headers.get("x-ratelimit-limit-tokens", ""),
-            headers.get("x-ratelimit-remaining-tokens", ""),
-            STATE_TTL_MS,
-        ]
+        args: list[Any] = [headers.get(name, "") for name in RATE_HEADERS]
         keys = [
             self._keys.openai_pacing(profile, model),
             self._keys.openai_probe(profile, model),
         ]
-        await self._observe(keys=keys, args=args)
+        await self._observe(keys=keys, args=[*args, STATE_TTL_MS])
+        self._taught.add((profile, model))
+
+    def report(self, profile: str, model: str | None, headers: Mapping[str, str]) -> None:
+        """`observe` an answer without waiting for the write (see the module's docstring)."""
+        budget = (profile, model)
+        self._unwritten[budget] = {name: headers.get(name, "") for name in RATE_HEADERS}
+        if budget not in self._writers:
+            self._writers[budget] = asyncio.get_running_loop().create_task(self._write(budget))
+
+    async def _write(self, budget: Budget) -> None:
+        try:
+            while (headers := self._unwritten.pop(budget, None)) is not None:
+                try:
+                    await self.observe(*budget, headers)
+                except OUTAGES as error:
+                    # The mirror only lags: the next answer corrects it, a probe expires.
+                    log.warning(
+                        "could not record an answer's rate limits",
+                        profile=budget[0],
+                        model=budget[1],
+                        error=f"{type(error).__name__}: {error}",
+                    )
+        finally:
+            del self._writers[budget]
+
+    async def settled(self) -> None:
+        """Wait until every reported answer is written (shutdown, and tests reading state)."""
+        while self._writers:
+            await asyncio.gather(*self._writers.values(), return_exceptions=True)
 
     async def release_probe(self, profile: str, model: str | None) -> None:
         """A call ended without an answer: let the next one probe instead of waiting."""
@@ -217,7 +263,8 @@ class Pacer:
         return float(left) / 1000
 
     async def state(self, profile: str, model: str | None = None) -> dict[str, float]:
-        """The stored mirror (limits, levels, pause), for `ferry doctor` and tests."""
+        """The stored mirror (limits, levels, pause), this process's answers written first."""
+        await self.settled()
         raw = await self._redis.hgetall(self._keys.openai_pacing(profile, model))
         return {k.decode(): float(v) for k, v in raw.items()}
 

@@ -7,11 +7,11 @@ python -m tests.worker.chat.serve --redis URL --db URL --schema S --prefix P
 from __future__ import annotations
 
 import argparse
-import asyncio
 from typing import Any, ClassVar
 
 from schemas.chat import ChatRun
 from schemas.keys import Queue
+from worker import event_loop
 from worker.app import run_workers
 from worker.chat.jobs import run_chat
 from worker.kinds import JobHandler
@@ -46,7 +46,7 @@ def main() -> None:
         redis_key_prefix=args.prefix,
         job_lease_s=JOB_LEASE_S,
     )
-    asyncio.run(run_workers([Queue.chat], settings, HANDLERS))
+    event_loop.run(run_workers([Queue.chat], settings, HANDLERS), settings.worker_event_loop)
 
 
 if __name__ == "__main__":

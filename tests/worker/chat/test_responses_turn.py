@@ -16,6 +16,7 @@ from schemas.keys import Queue
 from tests.pipeline import running_worker
 from tests.worker.chat.conftest import ChatWorld
 from worker.chat.jobs import CHAT_HANDLERS
+from worker.openai.pacing import Pacer
 
 USER = "gateway-user-4711"
 LONG = "tell me " + " ".join(f"w{i}" for i in range(20))
@@ -87,6 +88,22 @@ async def test_a_turn_reads_each_response_from_its_stream_instead_of_polling(
     assert reply.text.endswith("Tool results: lookup_order -> " + reply.tool_calls[0].output)
     # Waiting on the stream is OpenAI's time, not Ferry's (each response took 0.3 s).
     assert reply.timings.openai_ms >= 600
+
+
+async def test_booking_the_rate_budget_is_counted_as_pacing_not_as_openai_time(
+    chat_world: ChatWorld,
+) -> None:
+    world = chat_world
+    # Every worker's calls on the model's budget wait 2 s from now (as after a 429's
+    # retry-after); what is left of it when the turn books is most of it.
+    pacer = Pacer(world.ferry.redis, world.ferry.keys, max_wait_s=5)
+    await pacer.pause("dst", "gpt-4o", 2.0)
+    reply = await world.ferry.chat(USER, "support", "hello", profile="dst")
+    assert len(reply.response_ids) == 1
+    assert 1000 <= reply.timings.pacing_ms <= 2000 + 100
+    # The sandbox answers at once: the exchange itself is a few ms, the wait is not in it.
+    assert reply.timings.openai_ms < 200
+    assert reply.timings.total_ms >= reply.timings.pacing_ms + reply.timings.openai_ms
 
 
 @pytest.mark.parametrize("stream", [False, True])

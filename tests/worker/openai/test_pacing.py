@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
-from arq.connections import ArqRedis
+from arq.connections import ArqRedis, RedisSettings, create_pool
+from openai import AsyncOpenAI
+from redis.asyncio import Redis
 
 from schemas.keys import RedisKeys
+from tests.chaos.stores import ThrowawayRedis
 from tests.conftest import SandboxProject
 from tests.worker.openai.conftest import PROFILE, Answers
 from worker.openai.clients import OpenAIClients
@@ -105,6 +110,65 @@ async def test_answers_lower_the_mirror_to_what_the_server_says_remains(
     remaining = float(answer.headers["x-ratelimit-remaining-requests"])
     assert remaining <= 88  # 100 - Ferry's 2 - the other service's 10 (+ what refilled)
     assert (await clients.pacer.state(PROFILE))["rv"] == remaining
+
+
+async def test_an_answer_goes_on_while_its_rate_limits_are_being_written(
+    openai_settings: Settings, sandbox_project: SandboxProject, tmp_path: Path
+) -> None:
+    sandbox_project.server.state.set_limits(sandbox_project.project_id, requests_per_minute=60)
+    with ThrowawayRedis(tmp_path) as server:
+        redis = await create_pool(RedisSettings.from_dsn(server.url))
+        admin = Redis.from_url(server.url)
+        keys = RedisKeys("paced")
+        clients = OpenAIClients(openai_settings, redis, keys)
+        try:
+            await clients.call(PROFILE, lambda c: c.files.list())  # teaches the budget: 59
+            plain = sandbox_project.client()  # another service spends 10 of the 60
+            for _ in range(10):
+                await plain.files.list()
+
+            async def list_with_writes_paused(client: AsyncOpenAI) -> Any:
+                # Booked already; from here until the end of the test Redis takes no write.
+                await admin.execute_command("CLIENT", "PAUSE", 60_000, "WRITE")
+                return await client.files.with_raw_response.list()
+
+            async with asyncio.timeout(10):
+                answer = await clients.call(PROFILE, list_with_writes_paused)
+            remaining = float(answer.headers["x-ratelimit-remaining-requests"])
+            assert remaining <= 48  # 60 - Ferry's 2 - the other service's 10 (+ refill)
+            # The answer came back with its headers' write still waiting on Redis: the
+            # mirror holds this worker's own booking (59 - 1, + what refilled since).
+            held = float(await admin.hget(keys.openai_pacing(PROFILE, None), "rv"))
+            assert int(held) == 58
+            await admin.execute_command("CLIENT", "UNPAUSE")
+            assert (await clients.pacer.state(PROFILE))["rv"] == remaining
+        finally:
+            await admin.execute_command("CLIENT", "UNPAUSE")
+            await clients.aclose()
+            await redis.aclose()
+            await admin.aclose()
+
+
+async def test_the_newest_answer_is_written_and_the_ones_it_supersedes_are_not(
+    redis: ArqRedis, key_prefix: str
+) -> None:
+    pacer = Pacer(redis, RedisKeys(key_prefix), max_wait_s=5)
+    six = LIMITS | {"x-ratelimit-limit-requests": "6"}  # refills 0.1 a second
+    for remaining in ("5", "2", "3"):
+        pacer.report(PROFILE, None, six | {"x-ratelimit-remaining-requests": remaining})
+    # Written in turn, "2" would have lowered the mirror for good (it only goes down).
+    assert (await pacer.state(PROFILE))["rv"] == 3.0
+
+
+async def test_the_call_after_a_probe_waits_for_its_answer_not_a_retry(
+    redis: ArqRedis, key_prefix: str
+) -> None:
+    pacer = Pacer(redis, RedisKeys(key_prefix), max_wait_s=5)
+    assert await pacer.acquire(PROFILE) == 0.0  # the probe is out
+    pacer.report(PROFILE, None, LIMITS | {"x-ratelimit-remaining-requests": "10"})
+    # Not told "a probe is out, ask again in 20 ms": it waited for the probe's answer.
+    assert await pacer.acquire(PROFILE) == 0.0
+    assert round((await pacer.state(PROFILE))["rv"]) == 9
 
 
 async def test_a_server_without_rate_headers_is_not_paced(redis: ArqRedis, key_prefix: str) -> None:

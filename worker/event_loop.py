@@ -1,9 +1,10 @@
 """The event loop a worker process runs on: uvloop by default, asyncio's own on request.
 
 A worker's turn is mostly small socket exchanges (Redis, Postgres, OpenAI over HTTP), and
-uvloop (libuv, from the authors of asyncpg) spends less CPU on each than asyncio's
-selector loop: in `bench/chat_overhead.py` the worker's CPU per chat turn fell by about a
-tenth. `WORKER_EVENT_LOOP=asyncio` keeps the standard loop (to rule uvloop out, or to debug).
+uvloop (libuv, from the authors of asyncpg) can spend less CPU on each than asyncio's
+selector loop (`bench/chat_overhead.py`: a tenth less worker CPU per chat turn in stop 20's
+runs, no difference in stop 18's; see the README). `WORKER_EVENT_LOOP=asyncio` keeps the
+standard loop (to rule uvloop out, or to debug).
 """
 
 from __future__ import annotations

@@ -214,12 +214,12 @@ class Pacer:
 
     async def observe(self, profile: str, model: str | None, headers: Mapping[str, str]) -> None:
         """Correct the shared budget from an answer's `x-ratelimit-*` headers."""
-        args: list[Any] = [headers.get(name, "") for name in RATE_HEADERS]
+        args = [*(headers.get(name, "") for name in RATE_HEADERS), STATE_TTL_MS]
         keys = [
             self._keys.openai_pacing(profile, model),
             self._keys.openai_probe(profile, model),
         ]
-        await self._observe(keys=keys, args=[*args, STATE_TTL_MS])
+        await self._observe(keys=keys, args=args)
         self._taught.add((profile, model))
 
     def report(self, profile: str, model: str | None, headers: Mapping[str, str]) -> None:

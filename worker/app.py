@@ -161,14 +161,19 @@ class FerryWorker(Worker):
         self._wake_key, self._idle_wait_s = wake_key, self.poll_delay_s
         if wake_key is not None and not self.burst:
             self.poll_delay_s = 0
+        # Set when a running job gives its slot back: a full worker polls again at once.
+        self._slot_freed = asyncio.Event()
 
     async def _poll_iteration(self) -> None:
         await super()._poll_iteration()
         if self._wake_key is None or self.burst:
             return
         if self.job_counter >= self.max_jobs:
-            # Full: leave the wake to a worker that can take the job.
-            await asyncio.sleep(self._idle_wait_s)
+            # Full: leave the wake to a worker that can take the job, and poll again the
+            # moment a slot is free (a job queued meanwhile waited for one, not for a tick).
+            self._slot_freed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._slot_freed.wait(), self._idle_wait_s)
         else:
             await self.pool.blpop([self._wake_key], timeout=self._idle_wait_s)
 
@@ -216,6 +221,10 @@ class FerryWorker(Worker):
             task = self.loop.create_task(self.run_job(job_id, int(float(score))))
             task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
             self.tasks[job_id] = task
+
+    def _release_sem_dec_counter_on_complete(self) -> None:
+        super()._release_sem_dec_counter_on_complete()
+        self._slot_freed.set()
 
     async def _not_started(self, job_ids: list[bytes]) -> list[bytes]:
         """The ids no worker has started yet.

@@ -4,11 +4,13 @@ import asyncio
 import os
 import signal
 
+import pytest
+
 from producers.client import FerryClient
 from schemas.keys import Queue
 from schemas.results import JobStatus
 from tests.pipeline import PROBE_HANDLERS, BulkProbeJob, ProbeJob, ProbeResult, running_worker
-from worker.app import run_workers
+from worker.app import POLL_DELAY_S, run_workers
 from worker.settings import Settings
 
 
@@ -61,3 +63,20 @@ async def test_one_process_serves_several_queues_and_chat_never_waits_behind_bul
     finally:
         os.kill(os.getpid(), signal.SIGINT)
         await asyncio.wait_for(serving, timeout=15)
+
+
+async def test_a_full_worker_starts_a_job_queued_meanwhile_as_soon_as_a_slot_frees(
+    ferry: FerryClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An idle wait far past the test's patience: only the freed slot can start the second job.
+    monkeypatch.setitem(POLL_DELAY_S, Queue.chat, 60)
+    one_slot = settings.model_copy(update={"worker_max_jobs": 1})
+    async with running_worker(one_slot):
+        first = await ferry.enqueue(ProbeJob(message="first", action="sleep", seconds=0.5))
+        async with asyncio.timeout(10):
+            while await first.status() is not JobStatus.running:  # noqa: ASYNC110 - a Postgres row
+                await asyncio.sleep(0.01)
+        second = await ferry.enqueue(ProbeJob(message="second"))
+        async with asyncio.timeout(5):
+            assert await second.result() == ProbeResult(echo="second", attempt=1)
+        assert await first.status() is JobStatus.succeeded

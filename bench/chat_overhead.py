@@ -1,12 +1,19 @@
 """Ferry's own latency per chat turn, against the plain SDK loop doing the same turns.
 
 In one run: the sandbox (a subprocess; no injected latency by default), a chat worker (a
-subprocess), and this producer. N users each send M turns one after another (every other
-turn calls a Python tool), first through Ferry (`client.chat`: ledger, queue, lock,
-background response streamed, tool loop, outcome pushed), then with the plain SDK loop
-(`responses.create` on the user's conversation, the tool run inline, `function_call_output`
-sent back). Ferry's turn creates each response in the background and reads its stream to
-the final event. Per Ferry turn:
+subprocess), and this producer. Users send turns one after another (every other turn calls
+a Python tool), first through Ferry (`client.chat`: ledger, queue, lock, background response
+streamed, tool loop, outcome pushed), then with the plain SDK loop (`responses.create` on the
+user's conversation, the tool run inline, `function_call_output` sent back), in two phases:
+
+- one user x `--solo-turns`: nothing else queues for a CPU, so what a turn takes beyond the
+  sandbox's time is the latency Ferry adds (the targets: overhead under 10 ms at p50, the
+  result at the producer within 5 ms of the turn's end);
+- `--users` concurrent users x `--turns`: throughput. Past what the machine's cores serve,
+  every turn also waits behind the others' (the SDK loop's own turn too), which the
+  `loaded_` figures show.
+
+Per Ferry turn:
 
 - overhead = the producer's wall time - the worker's time in OpenAI calls (stream reads
   included; booking the rate budget before each call is Ferry's pacing, not OpenAI's time)
@@ -16,13 +23,16 @@ the final event. Per Ferry turn:
 It also prints the CPU time each process spent per turn (worker, producer, sandbox; from
 /proc), which is what concurrent turns queue for on a small machine.
 
-    python bench/chat_overhead.py [--users 10] [--turns 10] [--latency-ms 0]
+    python bench/chat_overhead.py [--users 10] [--turns 10] [--solo-turns 40] [--latency-ms 0]
 
 `--latency-ms` makes the sandbox take that long per response (foreground, background and
 streamed alike), as a model does; the default, none, leaves Ferry's own costs alone.
 
 The last line is `summary: overhead_p50_ms=… overhead_p99_ms=… push_p50_ms=… turns_per_s=…`
-(plus the baseline's figures). On the shared 2-core dev machine the figures are noisy.
+(overhead and push from the one-user phase, turns per second from the concurrent one), then
+the baseline's figures and the concurrent phase's `loaded_overhead_p50_ms`,
+`loaded_push_p50_ms` and `loaded_baseline_turn_p50_ms`. On the shared 2-core dev machine
+the figures are noisy.
 """
 
 from __future__ import annotations
@@ -36,6 +46,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -163,7 +175,70 @@ async def set_latency(base: str, latency_ms: float) -> None:
         answer.raise_for_status()
 
 
-async def main(users: int, turns: int, latency_ms: float) -> None:
+@dataclass
+class Phase:
+    """One way of running `users` x `turns`: Ferry's samples, or the SDK loop's walls."""
+
+    users: int
+    turns: int
+    samples: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    turns_per_s: float = 0.0
+    # CPU ms per turn: worker, sandbox, producer (Ferry); sandbox, client (SDK loop).
+    cpu: list[float] = field(default_factory=list)
+
+    def p(self, name: str, q: int) -> float:
+        return percentile(self.samples[name], q)
+
+
+async def run_ferry(client: FerryClient, sandbox: int, phase: Phase, tag: str) -> None:
+    worker = worker_pid()
+    before = [cpu_ms(worker), cpu_ms(sandbox), cpu_ms("self")]
+    started = time.perf_counter()
+    await asyncio.gather(
+        *(ferry_user(client, f"{tag}{u}", phase.turns, phase.samples) for u in range(phase.users))
+    )
+    phase.turns_per_s = phase.users * phase.turns / (time.perf_counter() - started)
+    after = [cpu_ms(worker), cpu_ms(sandbox), cpu_ms("self")]
+    phase.cpu = [(a - b) / (phase.users * phase.turns) for a, b in zip(after, before, strict=True)]
+
+
+async def run_sdk(sdk: AsyncOpenAI, sandbox: int, phase: Phase, tag: str) -> None:
+    before = [cpu_ms(sandbox), cpu_ms("self")]
+    started = time.perf_counter()
+    walls = phase.samples["wall"]
+    await asyncio.gather(
+        *(sdk_user(sdk, f"{tag}{u}", phase.turns, walls) for u in range(phase.users))
+    )
+    phase.turns_per_s = phase.users * phase.turns / (time.perf_counter() - started)
+    after = [cpu_ms(sandbox), cpu_ms("self")]
+    phase.cpu = [(a - b) / (phase.users * phase.turns) for a, b in zip(after, before, strict=True)]
+
+
+def report(title: str, ferry: Phase, sdk: Phase) -> None:
+    users = f"{ferry.users} user{'s' if ferry.users > 1 else ''}"
+    print(f"{title}: {users} x {ferry.turns} turns each way")
+    print(f"{'':30}{'p50 ms':>10}{'p99 ms':>10}{'turns/s':>10}")
+    rows = [
+        ("Ferry turn (producer wall)", ferry.samples["wall"], ferry.turns_per_s),
+        ("plain SDK loop (baseline)", sdk.samples["wall"], sdk.turns_per_s),
+        ("Ferry overhead", ferry.samples["overhead"], None),
+        ("  of it in the handler", ferry.samples["handler"], None),
+        ("  of it pacing", ferry.samples["pacing"], None),
+        ("Ferry's time in OpenAI calls", ferry.samples["openai"], None),
+        ("push (turn end -> producer)", ferry.samples["push"], None),
+    ]
+    for label, values, rate in rows:
+        shown = f"{rate:>10.1f}" if rate is not None else ""
+        print(f"{label:30}{percentile(values, 50):>10.2f}{percentile(values, 99):>10.2f}{shown}")
+    worker_cpu, sandbox_cpu, producer_cpu = ferry.cpu
+    print(
+        f"CPU per turn (ms): Ferry: worker {worker_cpu:.1f}, producer {producer_cpu:.1f}, "
+        f"sandbox {sandbox_cpu:.1f}; SDK loop: client {sdk.cpu[1]:.1f}, sandbox {sdk.cpu[0]:.1f}"
+    )
+    print()
+
+
+async def main(users: int, turns: int, solo_turns: int, latency_ms: float) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     sandbox = start_sandbox(port)
@@ -172,15 +247,8 @@ async def main(users: int, turns: int, latency_ms: float) -> None:
         OPENAI_BENCH_BASE_URL=f"{base}/v1",
         OPENAI_BENCH_API_STYLE="responses",
     )
-    samples: dict[str, list[float]] = {
-        "overhead": [],
-        "push": [],
-        "wall": [],
-        "handler": [],
-        "openai": [],
-        "pacing": [],
-    }
-    baseline: list[float] = []
+    alone, together = Phase(1, solo_turns), Phase(users, turns)
+    alone_sdk, together_sdk = Phase(1, solo_turns), Phase(users, turns)
     try:
         await until_up(base)
         await set_latency(base, latency_ms)
@@ -190,60 +258,33 @@ async def main(users: int, turns: int, latency_ms: float) -> None:
             )
             run = secrets.token_hex(3)
             # Warm-up: connections, the config cache, the sandbox's first answers.
-            await asyncio.gather(
-                *(ferry_user(client, f"w{run}{u}", 2, samples) for u in range(users))
-            )
-            for values in samples.values():
-                values.clear()
-            worker = worker_pid()
-            before = [cpu_ms(worker), cpu_ms(sandbox.pid), cpu_ms("self")]
-            started = time.perf_counter()
-            await asyncio.gather(
-                *(ferry_user(client, f"u{run}{u}", turns, samples) for u in range(users))
-            )
-            ferry_rate = users * turns / (time.perf_counter() - started)
-            after = [cpu_ms(worker), cpu_ms(sandbox.pid), cpu_ms("self")]
-            ferry_cpu = [(a - b) / (users * turns) for a, b in zip(after, before, strict=True)]
+            await run_ferry(client, sandbox.pid, Phase(users, 2), f"w{run}")
+            await run_ferry(client, sandbox.pid, alone, f"a{run}")
+            await run_ferry(client, sandbox.pid, together, f"u{run}")
+        # The worker has stopped: the SDK loop has the machine to itself.
         sdk = AsyncOpenAI(api_key=KEY, base_url=f"{base}/v1", max_retries=0)
-        before = [cpu_ms(sandbox.pid), cpu_ms("self")]
-        started = time.perf_counter()
-        await asyncio.gather(*(sdk_user(sdk, f"s{u}", turns, baseline) for u in range(users)))
-        sdk_rate = users * turns / (time.perf_counter() - started)
-        after = [cpu_ms(sandbox.pid), cpu_ms("self")]
-        sdk_cpu = [(a - b) / (users * turns) for a, b in zip(after, before, strict=True)]
+        await run_sdk(sdk, sandbox.pid, Phase(users, 2), "w")
+        await run_sdk(sdk, sandbox.pid, alone_sdk, "a")
+        await run_sdk(sdk, sandbox.pid, together_sdk, "s")
         await sdk.close()
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=10)
 
-    overhead, push, wall = samples["overhead"], samples["push"], samples["wall"]
     print(
-        f"turns: {users} users x {turns} turns each way (every other turn calls a tool), "
-        f"the sandbox answering each response in {latency_ms:g} ms"
+        f"every other turn calls a tool; the sandbox answers each response in {latency_ms:g} ms\n"
     )
-    print(f"{'':30}{'p50 ms':>10}{'p99 ms':>10}{'turns/s':>10}")
-    rows = [
-        ("Ferry turn (producer wall)", wall, ferry_rate),
-        ("plain SDK loop (baseline)", baseline, sdk_rate),
-        ("Ferry overhead", overhead, None),
-        ("  of it in the handler", samples["handler"], None),
-        ("  of it pacing", samples["pacing"], None),
-        ("Ferry's time in OpenAI calls", samples["openai"], None),
-        ("push (turn end -> producer)", push, None),
-    ]
-    for label, values, rate in rows:
-        shown = f"{rate:>10.1f}" if rate is not None else ""
-        print(f"{label:30}{percentile(values, 50):>10.2f}{percentile(values, 99):>10.2f}{shown}")
-    worker_cpu, sandbox_cpu, producer_cpu = ferry_cpu
+    report("one user (nothing else queues: the latency Ferry adds)", alone, alone_sdk)
+    report("concurrent users (throughput; turns queue for the CPU)", together, together_sdk)
     print(
-        f"CPU per turn (ms): Ferry: worker {worker_cpu:.1f}, producer {producer_cpu:.1f}, "
-        f"sandbox {sandbox_cpu:.1f}; SDK loop: client {sdk_cpu[1]:.1f}, sandbox {sdk_cpu[0]:.1f}"
-    )
-    print(
-        f"summary: overhead_p50_ms={percentile(overhead, 50):.2f} "
-        f"overhead_p99_ms={percentile(overhead, 99):.2f} push_p50_ms={percentile(push, 50):.2f} "
-        f"turns_per_s={ferry_rate:.1f} baseline_turn_p50_ms={percentile(baseline, 50):.2f} "
-        f"baseline_turns_per_s={sdk_rate:.1f}"
+        f"summary: overhead_p50_ms={alone.p('overhead', 50):.2f} "
+        f"overhead_p99_ms={alone.p('overhead', 99):.2f} push_p50_ms={alone.p('push', 50):.2f} "
+        f"turns_per_s={together.turns_per_s:.1f} "
+        f"baseline_turn_p50_ms={alone_sdk.p('wall', 50):.2f} "
+        f"baseline_turns_per_s={together_sdk.turns_per_s:.1f} "
+        f"loaded_overhead_p50_ms={together.p('overhead', 50):.2f} "
+        f"loaded_push_p50_ms={together.p('push', 50):.2f} "
+        f"loaded_baseline_turn_p50_ms={together_sdk.p('wall', 50):.2f}"
     )
 
 
@@ -251,6 +292,12 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=10)
     parser.add_argument("--turns", type=int, default=10)
+    parser.add_argument(
+        "--solo-turns",
+        type=int,
+        default=40,
+        help="turns of the one-user phase, run first (default 40)",
+    )
     parser.add_argument(
         "--latency-ms",
         type=float,
@@ -267,4 +314,4 @@ if __name__ == "__main__":
             worker_max_jobs=50,
         )
     else:
-        asyncio.run(main(args.users, args.turns, args.latency_ms))
+        asyncio.run(main(args.users, args.turns, args.solo_turns, args.latency_ms))

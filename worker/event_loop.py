@@ -2,9 +2,9 @@
 
 A worker's turn is mostly small socket exchanges (Redis, Postgres, OpenAI over HTTP), and
 uvloop (libuv, from the authors of asyncpg) can spend less CPU on each than asyncio's
-selector loop (`bench/chat_overhead.py`: a tenth less worker CPU per chat turn in stop 20's
-runs, no difference in stop 18's; see the README). `WORKER_EVENT_LOOP=asyncio` keeps the
-standard loop (to rule uvloop out, or to debug).
+selector loop (`bench/chat_overhead.py`: a tenth less worker CPU per chat turn at one user
+in stop 20's and stop 21's runs, none at ten users, none in stop 18's; see the README).
+`WORKER_EVENT_LOOP=asyncio` keeps the standard loop (to rule uvloop out, or to debug).
 """
 
 from __future__ import annotations

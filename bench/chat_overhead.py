@@ -47,6 +47,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -190,28 +191,26 @@ class Phase:
         return percentile(self.samples[name], q)
 
 
-async def run_ferry(client: FerryClient, sandbox: int, phase: Phase, tag: str) -> None:
-    worker = worker_pid()
-    before = [cpu_ms(worker), cpu_ms(sandbox), cpu_ms("self")]
+async def measure(phase: Phase, pids: list[int | str], users: list[Awaitable[None]]) -> None:
+    """Run the phase's users at once: its turns per second and each pid's CPU ms per turn."""
+    before = [cpu_ms(pid) for pid in pids]
     started = time.perf_counter()
-    await asyncio.gather(
-        *(ferry_user(client, f"{tag}{u}", phase.turns, phase.samples) for u in range(phase.users))
-    )
+    await asyncio.gather(*users)
     phase.turns_per_s = phase.users * phase.turns / (time.perf_counter() - started)
-    after = [cpu_ms(worker), cpu_ms(sandbox), cpu_ms("self")]
+    after = [cpu_ms(pid) for pid in pids]
     phase.cpu = [(a - b) / (phase.users * phase.turns) for a, b in zip(after, before, strict=True)]
+
+
+async def run_ferry(client: FerryClient, sandbox: int, phase: Phase, tag: str) -> None:
+    samples = phase.samples
+    users = [ferry_user(client, f"{tag}{u}", phase.turns, samples) for u in range(phase.users)]
+    await measure(phase, [worker_pid(), sandbox, "self"], users)
 
 
 async def run_sdk(sdk: AsyncOpenAI, sandbox: int, phase: Phase, tag: str) -> None:
-    before = [cpu_ms(sandbox), cpu_ms("self")]
-    started = time.perf_counter()
     walls = phase.samples["wall"]
-    await asyncio.gather(
-        *(sdk_user(sdk, f"{tag}{u}", phase.turns, walls) for u in range(phase.users))
-    )
-    phase.turns_per_s = phase.users * phase.turns / (time.perf_counter() - started)
-    after = [cpu_ms(sandbox), cpu_ms("self")]
-    phase.cpu = [(a - b) / (phase.users * phase.turns) for a, b in zip(after, before, strict=True)]
+    users = [sdk_user(sdk, f"{tag}{u}", phase.turns, walls) for u in range(phase.users)]
+    await measure(phase, [sandbox, "self"], users)
 
 
 def report(title: str, ferry: Phase, sdk: Phase) -> None:
